@@ -1,0 +1,64 @@
+"""rightsdb: a migrant rights legal coding database (Flask application factory)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFProtect
+
+from . import db
+from .codebook import load_codebook
+from .config import Settings
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the application: settings, codebook, database, login, CSRF and the role blueprints."""
+    app = Flask(__name__, instance_relative_config=False)
+    settings = Settings.from_env()
+    for key, value in (test_config or {}).items():
+        setattr(settings, key, value)
+    settings.check()
+    app.config.update(asdict(settings))
+    app.config.update(
+        WTF_CSRF_TIME_LIMIT=None,  # a coder's form may stay open for a whole working session
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+    )
+    if settings.ENV == "production":
+        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True, DEBUG=False)
+    if settings.ENV == "testing":
+        app.config["TESTING"] = True
+    for key, value in (test_config or {}).items():
+        app.config[key] = value
+
+    # Refuse to start on a bad codebook: CodebookError names the file, line and indicator.
+    app.extensions["rightsdb.codebook"] = load_codebook(settings.CODEBOOK_PATH)
+
+    db.init_app(app)
+    csrf.init_app(app)
+
+    from . import auth, web
+
+    auth.init_app(app)
+    web.init_app(app)
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return render_template("error.html", code=403, message="You do not have access to this page."), 403
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return render_template("error.html", code=404, message="There is nothing at this address."), 404
+
+    @app.errorhandler(429)
+    def too_many(_error):
+        return render_template("error.html", code=429, message="Too many attempts. Wait a few minutes and try again."), 429
+
+    return app

@@ -1,0 +1,140 @@
+"""Shared fixtures: an app on a fresh database per test, on SQLite and (when configured) PostgreSQL.
+
+Tests that take `app`, `session` or `client` run once per database engine: `[sqlite]` always, and
+`[postgresql]` when RIGHTSDB_TEST_POSTGRES_URL is set. Without it the PostgreSQL variants are skipped
+with a message saying so; CI sets it and fails the run if anything was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from sqlmodel import Session, SQLModel
+
+from rightsdb import create_app
+from rightsdb.db import create_all
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_CODEBOOK = Path(__file__).with_name("data") / "tiny_codebook.yaml"
+PG_URL = os.environ.get("RIGHTSDB_TEST_POSTGRES_URL", "")
+PG_SKIP = "PostgreSQL tests skipped: set RIGHTSDB_TEST_POSTGRES_URL (CI sets it; .ci/run uses 127.0.0.1:5432)"
+
+_pg_engine: sa.engine.Engine | None = None
+
+
+def _postgres_engine() -> sa.engine.Engine:
+    """Create the schema once per test session on a clean PostgreSQL schema."""
+    global _pg_engine
+    if _pg_engine is None:
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+        create_all(engine)
+        _pg_engine = engine
+    return _pg_engine
+
+
+def _truncate_postgres() -> None:
+    engine = _postgres_engine()
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database with every table, on each engine."""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip(PG_SKIP)
+        _truncate_postgres()
+        return PG_URL
+    url = f"sqlite:///{tmp_path / 'test.sqlite'}"
+    return url
+
+
+def make_app(db_url: str, tmp_path: Path, **overrides):
+    """Create a testing app on `db_url` with its tables created."""
+    config = {
+        "ENV": "testing",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "DATABASE_URL": db_url,
+        "EXPORTS_DIR": str(tmp_path / "exports"),
+        "WTF_CSRF_ENABLED": False,
+        "LOGIN_SLOWDOWN_SECONDS": 0,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    if db_url.startswith("sqlite"):
+        create_all(app.extensions["rightsdb.engine"])
+    return app
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    """The application on the real codebook (indicators.yaml) and a fresh database."""
+    app = make_app(db_url, tmp_path)
+    yield app
+    app.extensions["rightsdb.engine"].dispose()
+
+
+@pytest.fixture
+def tiny_app(db_url, tmp_path):
+    """The application on the tiny test codebook (tests/data/tiny_codebook.yaml)."""
+    app = make_app(db_url, tmp_path, CODEBOOK_PATH=str(TINY_CODEBOOK))
+    yield app
+    app.extensions["rightsdb.engine"].dispose()
+
+
+@pytest.fixture
+def codebook(app):
+    """The app's validated codebook."""
+    return app.extensions["rightsdb.codebook"]
+
+
+@pytest.fixture
+def session(app):
+    """A database session outside any request (for domain-level tests); the test commits."""
+    # No app context here: it would make every request of the test share one `g`.
+    with Session(app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    """An anonymous test client."""
+    return app.test_client()
+
+
+def login(client: FlaskClient, user) -> FlaskClient:
+    """Sign `user` in on `client` without going through the password form (fast)."""
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = user.get_id()
+        flask_session["_fresh"] = True
+    return client
+
+
+@pytest.fixture
+def client_for(app):
+    """Return a function that gives a test client signed in as a user."""
+
+    def _client_for(user) -> FlaskClient:
+        return login(app.test_client(), user)
+
+    return _client_for
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (RIGHTSDB_TEST_REQUIRE_ALL=1) a skipped test is a failure: everything must run there."""
+    if os.environ.get("RIGHTSDB_TEST_REQUIRE_ALL") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"RIGHTSDB_TEST_REQUIRE_ALL: {len(skipped)} test(s) were skipped; CI requires every test to run.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
