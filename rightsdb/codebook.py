@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 #: The closed answer scale. The submission and scoring rules depend on these codes, so the codebook
 #: must define exactly these (with its own labels and descriptions).
@@ -104,12 +104,14 @@ class Codebook(_Strict):
     categories: list[Category] = Field(min_length=1)
     indicators: list[Indicator] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _answers_are_the_closed_scale(self) -> "Codebook":
-        codes = tuple(a.code for a in self.answers)
+    # A field validator (not a model validator) so the problem points at the `answers` line.
+    @field_validator("answers")
+    @classmethod
+    def _answers_are_the_closed_scale(cls, answers: list[AnswerType]) -> list[AnswerType]:
+        codes = tuple(a.code for a in answers)
         if codes != ANSWER_CODES:
             raise ValueError(f"answers must be exactly {', '.join(ANSWER_CODES)} in that order; got {', '.join(codes)}")
-        return self
+        return answers
 
     # Derived lookups. The model is frozen, so these are computed once per instance.
     @functools.cached_property
@@ -184,11 +186,25 @@ class _LineMap:
     def __init__(self, root: yaml.Node | None):
         self.lines: dict[tuple, int] = {}
         self.duplicates: list[tuple[tuple, int]] = []
+        self.recursive: list[int] = []
+        self._walked: set[int] = set()
+        self._open: set[int] = set()
         if root is not None:
             self._walk(root, ())
 
     def _walk(self, node: yaml.Node, path: tuple) -> None:
         self.lines[path] = node.start_mark.line + 1
+        # An alias reuses a node: walk each node once (no blow-up), and note an alias inside its own anchor.
+        if id(node) in self._open:
+            self.recursive.append(node.start_mark.line + 1)
+        if id(node) in self._walked:
+            return
+        self._walked.add(id(node))
+        self._open.add(id(node))
+        self._walk_children(node, path)
+        self._open.discard(id(node))
+
+    def _walk_children(self, node: yaml.Node, path: tuple) -> None:
         if isinstance(node, yaml.MappingNode):
             seen: set = set()
             for key_node, value_node in node.value:
@@ -294,7 +310,12 @@ def parse_codebook(text: str, path: str = "<string>") -> Codebook:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise CodebookError([Problem(path, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+        message = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        # The parser notices an unclosed bracket or quote later than where it opened: name both lines.
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None:
+            message += f" ({context} that starts on line {context_mark.line + 1})"
+        raise CodebookError([Problem(path, line, "", message)]) from None
     lines = _LineMap(root)
 
     def add(loc: tuple, where: str, message: str) -> None:
@@ -302,8 +323,12 @@ def parse_codebook(text: str, path: str = "<string>") -> Codebook:
 
     for loc, line in lines.duplicates:
         problems.append(Problem(path, line, _describe(data, loc), f"duplicate key {loc[-1]!r}"))
+    if lines.recursive:
+        raise CodebookError(problems + [Problem(path, line, "", "a YAML alias refers to itself") for line in lines.recursive])
+    if data is None and not problems:
+        raise CodebookError([Problem(path, 1, "", "the file is empty")])
     if not isinstance(data, dict):
-        raise CodebookError(problems + [Problem(path, 1, "", "the file must be a mapping with codebook, answers, categories, indicators...")])
+        raise CodebookError(problems + [Problem(path, lines.line(()) or 1, "", "the file must be a mapping with codebook, answers, categories, indicators...")])
     try:
         book = Codebook.model_validate(data)
     except ValidationError as exc:
@@ -314,12 +339,19 @@ def parse_codebook(text: str, path: str = "<string>") -> Codebook:
                 message = f"unknown key {loc[-1]!r}"
             elif error["type"] == "missing":
                 message = f"missing key {loc[-1]!r}"
+            elif error["type"] in ("literal_error", "string_pattern_mismatch"):
+                message = f"{message}; got {error['input']!r}"
             add(loc, _describe(data, loc), message)
-        raise CodebookError(problems) from None
+        raise CodebookError(_in_file_order(problems)) from None
     _semantic_problems(book, add)
     if problems:
-        raise CodebookError(problems)
+        raise CodebookError(_in_file_order(problems))
     return book
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Sort problems by line so the report reads top to bottom (problems without a line come first)."""
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def load_codebook(path: str | Path) -> Codebook:
@@ -330,7 +362,8 @@ def load_codebook(path: str | Path) -> Codebook:
     except OSError as exc:
         raise CodebookError([Problem(str(path), None, "", f"cannot read the file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
-        raise CodebookError([Problem(str(path), None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise CodebookError([Problem(str(path), line, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     return parse_codebook(text, str(path))
 
 

@@ -40,16 +40,7 @@ class Settings:
             raw = environ.get(f"RIGHTSDB_{field.name}")
             if raw is None:
                 continue
-            default = getattr(settings, field.name)
-            if isinstance(default, bool):
-                value: object = raw.strip().lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                value = int(raw)
-            elif isinstance(default, float):
-                value = float(raw)
-            else:
-                value = raw
-            setattr(settings, field.name, value)
+            setattr(settings, field.name, _convert(f"RIGHTSDB_{field.name}", raw, getattr(settings, field.name)))
         return settings
 
     def check(self) -> None:
@@ -63,6 +54,28 @@ class Settings:
             )
         if not 0 <= self.ALPHA_RED <= self.ALPHA_AMBER <= 1:
             raise ConfigError("RIGHTSDB_ALPHA_RED must be <= RIGHTSDB_ALPHA_AMBER, both between 0 and 1")
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    """Convert an environment value to the type of the setting's default, or say which variable is wrong."""
+    # bool before int: bool is a subclass of int.
+    if isinstance(default, bool):
+        word = raw.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise ConfigError(f"{name} must be one of {', '.join(_TRUE + _FALSE[:-1])}, not {raw!r}")
+        return word in _TRUE
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {raw!r}") from None
+    return raw
 
 
 def documented_settings() -> list[str]:

@@ -55,6 +55,9 @@ def iso_jurisdictions() -> list[Jurisdiction]:
 def is_user_assigned(iso2: str, iso3: str) -> bool:
     """Tell whether codes lie in the ISO 3166 user-assigned ranges used for demonstration data."""
     iso2, iso3 = iso2.upper(), iso3.upper()
+    # Range comparisons alone would let digits through (e.g. "QZ1" sorts between "QMA" and "QZZ").
+    if not (iso2.isascii() and iso2.isalpha() and iso3.isascii() and iso3.isalpha()):
+        return False
     ok2 = len(iso2) == 2 and (iso2 == "AA" or iso2 == "ZZ" or ("QM" <= iso2 <= "QZ") or ("XA" <= iso2 <= "XZ"))
     ok3 = len(iso3) == 3 and (iso3[:2] == "AA" or iso3[:2] == "ZZ" or ("QMA" <= iso3 <= "QZZ") or ("XAA" <= iso3 <= "XZZ"))
     return ok2 and ok3 and iso3 != "XKX" and iso2 != "XK"
@@ -75,10 +78,13 @@ def load_iso_countries(*, session: Session) -> int:
     return added
 
 
-def add_synthetic_country(*, session: Session, iso3: str, iso2: str, numeric: str, name: str, region: str) -> Country:
+def add_synthetic_country(*, session: Session, iso3: str, iso2: str, numeric: str | None, name: str, region: str) -> Country:
     """Add (or return) a fictional demonstration jurisdiction with user-assigned codes."""
+    iso3, iso2 = iso3.upper(), iso2.upper()
     if not is_user_assigned(iso2, iso3):
         raise ValueError(f"{iso2}/{iso3} is not an ISO 3166 user-assigned code; demonstration data must not use real codes")
+    if numeric is not None and not (len(numeric) == 3 and numeric.isdigit() and numeric >= "900"):
+        raise ValueError(f"numeric code {numeric!r} is not in the user-assigned range 900-999")
     country = session.get(Country, iso3)
     if country is None:
         country = Country(iso3=iso3, iso2=iso2, numeric=numeric, name=name, region=region, synthetic=True)

@@ -340,3 +340,6 @@ def downgrade() -> None:
     op.drop_table('login_failures')
     op.drop_table('countries')
     # ### end Alembic commands ###
+    # The triggers went with their table; PostgreSQL's trigger function lives in the schema and must go too.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
