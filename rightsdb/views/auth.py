@@ -74,7 +74,7 @@ def logout():
     """Sign out and invalidate every copy of the session cookie."""
     if current_user.is_authenticated:
         session = get_session()
-        accounts.rotate_nonce(session=session, user=current_user)
+        accounts.rotate_nonce(session=session, user=current_user._get_current_object())
         session.commit()
     logout_user()
     flash("You are signed out.", "info")
@@ -88,13 +88,14 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         session = get_session()
+        user = current_user._get_current_object()
         try:
-            accounts.change_own_password(session=session, user=current_user, current=form.current_password.data, new=form.new_password.data)
+            accounts.change_own_password(session=session, user=user, current=form.current_password.data, new=form.new_password.data)
         except InvalidInput as exc:
             form.current_password.errors = [str(exc)]
             return render_template("auth/password.html", form=form), 400
         session.commit()
-        login_user(current_user)  # re-issue the cookie with the new nonce for this browser only
+        login_user(user)  # re-issue the cookie with the new nonce for this browser only
         flash("Your password is changed. Other sessions were signed out.", "success")
-        return redirect(home_for(current_user))
+        return redirect(home_for(user))
     return render_template("auth/password.html", form=form), (400 if form.is_submitted() else 200)
