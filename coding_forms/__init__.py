@@ -1,0 +1,204 @@
+"""WTForms classes built from the codebook: the coding page form and the legal source form.
+
+The coding form has one sub-form per indicator (answer, groups, notes, confirmation, citation rows),
+named by indicator id, so the same class serves every codebook without naming any indicator. Classes
+are cached per codebook id and version: building ~65 sub-form classes per request would be wasted work,
+and the frozen codebook model itself is not hashable.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+    ValidationError,
+)
+from wtforms.fields import DateField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from rightsdb.citations import CitationInput, SourceInput, url_problem
+from rightsdb.codebook import Codebook
+from rightsdb.coding import AnswerInput
+from rightsdb.models import Answer, LegalSource
+
+NEW_SOURCE = "new"
+
+_CLASSES: dict[tuple[str, str, str], type] = {}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def http_url(_form, field) -> None:
+    """Accept an empty value or an http(s) address (the rule lives in rightsdb.citations)."""
+    message = url_problem(field.data or "")
+    if message:
+        raise ValidationError(message)
+
+
+def _cached(codebook: Codebook, kind: str, build) -> type:
+    key = (codebook.codebook.id, codebook.version, kind)
+    if key not in _CLASSES:
+        _CLASSES[key] = build(codebook)
+    return _CLASSES[key]
+
+
+def _build_indicator_form(codebook: Codebook) -> type[Form]:
+    instruments = [SelectChoice(t.code, t.label) for t in codebook.instrument_types]
+
+    class IndicatorForm(Form):
+        version = HiddenField(default="0")
+        value = RadioField("Answer", choices=[SelectChoice(a.code, a.label) for a in codebook.answers], validate_choice=False)
+        groups = MultiCheckboxField(
+            "Migrant groups the protection is limited to (conditional answers)",
+            choices=[SelectChoice(g.code, g.label) for g in codebook.migrant_groups], validate_choice=False,
+        )
+        notes = TextAreaField("Notes (what was searched; why not applicable)")
+        confirm = BooleanField("I have checked this carried-forward answer against the law in force")
+        remove = SelectMultipleField("Remove citation", coerce=int, validate_choice=False)
+        source = SelectField("Legal source", choices=[], validate_choice=False)
+        pinpoint = StringField("Pinpoint (article, section, paragraph)", validators=[Length(max=300)])
+        cite_url = URLField("Deep link to the provision (optional)", validators=[http_url, Length(max=2000)])
+        excerpt = TextAreaField("Excerpt (original language)")
+        translation = TextAreaField("English translation (optional)")
+        new_source_type = SelectField("New source: type of instrument", choices=instruments, validate_choice=False)
+        new_source_title = StringField("New source: title", validators=[Length(max=500)])
+        new_source_url = URLField("New source: web address", validators=[http_url, Length(max=2000)])
+
+    return IndicatorForm
+
+
+def _build_coding_form(codebook: Codebook) -> type[FlaskForm]:
+    indicator_form = indicator_form_class(codebook)
+    attrs = {indicator.id: FormField(indicator_form, label=indicator.id) for indicator in codebook.indicators}
+    return type("CodingForm", (FlaskForm,), attrs)
+
+
+def indicator_form_class(codebook: Codebook) -> type[Form]:
+    """Return the (cached) sub-form class used for every indicator of this codebook."""
+    return _cached(codebook, "indicator", _build_indicator_form)
+
+
+def coding_form_class(codebook: Codebook) -> type[FlaskForm]:
+    """Return the (cached) coding page form class for this codebook version."""
+    return _cached(codebook, "coding", _build_coding_form)
+
+
+def answer_data(answer: Answer | None) -> dict:
+    """Return the sub-form data showing a stored answer (blank citation row)."""
+    if answer is None:
+        return {"version": "0"}
+    return {"version": str(answer.version), "value": answer.value, "groups": list(answer.groups), "notes": answer.notes}
+
+
+def source_choices(sources: list[LegalSource]) -> list[SelectChoice]:
+    """Return the options of a citation row's source select: none, the country's sources, a new one."""
+    choices = [SelectChoice("", "— choose a legal source —")]
+    choices += [SelectChoice(str(s.id), s.title + (f" ({s.date_in_force.isoformat()})" if s.date_in_force else "")) for s in sources]
+    choices.append(SelectChoice(NEW_SOURCE, "+ New source (fill in type, title and address below)"))
+    return choices
+
+
+def build_coding_form(codebook: Codebook, answers: dict[str, Answer], sources: list[LegalSource], *, formdata=None) -> FlaskForm:
+    """Build the coding form from stored answers, or from posted data when `formdata` is given."""
+    form_class = coding_form_class(codebook)
+    if formdata is None:
+        form = form_class(formdata=None, data={i: answer_data(answers.get(i)) for i in codebook.indicator_ids})
+    else:
+        form = form_class(formdata=formdata)
+    choices = source_choices(sources)
+    for indicator_id in codebook.indicator_ids:
+        form[indicator_id].form.source.choices = choices
+    return form
+
+
+def show_stored(form: FlaskForm, indicator_id: str, answer: Answer | None) -> None:
+    """Replace one indicator's posted values by its stored values (after a conflict)."""
+    sub = form[indicator_id].form
+    data = answer_data(answer)
+    sub.version.data = data["version"]
+    sub.value.data = data.get("value")
+    sub.groups.data = data.get("groups", [])
+    sub.notes.data = data.get("notes", "")
+    sub.confirm.data = False
+
+
+def _new_citation(sub: Form) -> CitationInput | None:
+    """Read a citation row; None when the coder left it blank."""
+    texts = [sub.pinpoint.data, sub.cite_url.data, sub.excerpt.data, sub.translation.data]
+    choice = sub.source.data or ""
+    if not choice and not any((t or "").strip() for t in texts):
+        return None
+    new_source = None
+    source_id = None
+    if choice == NEW_SOURCE:
+        new_source = SourceInput(instrument_type=sub.new_source_type.data or "", title=sub.new_source_title.data or "",
+                                 url=sub.new_source_url.data or "")
+    elif choice.isdigit():
+        source_id = int(choice)
+    return CitationInput(
+        source_id=source_id, new_source=new_source, pinpoint=sub.pinpoint.data or "", url=sub.cite_url.data or "",
+        excerpt=sub.excerpt.data or "", translation=sub.translation.data or "",
+    )
+
+
+def read_answer_inputs(form: FlaskForm, indicator_ids: list[str]) -> list[AnswerInput]:
+    """Turn the posted sub-forms of `indicator_ids` into domain inputs."""
+    inputs = []
+    for indicator_id in indicator_ids:
+        sub = form[indicator_id].form
+        version = sub.version.data or "0"
+        inputs.append(AnswerInput(
+            indicator_id=indicator_id,
+            version=int(version) if version.isdigit() else -1,
+            value=sub.value.data or None,
+            groups=tuple(sub.groups.data or ()),
+            notes=sub.notes.data or "",
+            confirm=bool(sub.confirm.data),
+            remove_citation_ids=frozenset(sub.remove.data or ()),
+            new_citation=_new_citation(sub),
+        ))
+    return inputs
+
+
+def source_form_class(codebook: Codebook) -> type[FlaskForm]:
+    """Return the (cached) legal source form class, its instrument types taken from the codebook."""
+
+    def build(book: Codebook) -> type[FlaskForm]:
+        class SourceForm(FlaskForm):
+            instrument_type = SelectField("Type of instrument", choices=[SelectChoice(t.code, t.label) for t in book.instrument_types],
+                                          validators=[InputRequired()])
+            title = StringField("Title", validators=[InputRequired(message="Enter the title of the instrument."), Length(max=500)])
+            url = URLField("Web address (official text)", validators=[http_url, Length(max=2000)])
+            date_in_force = DateField("Date in force", validators=[Optional()])
+            language = StringField("Language of the original text (e.g. de, ru, tr, ar)", validators=[Length(max=20)])
+
+        return SourceForm
+
+    return _cached(codebook, "source", build)
+
+
+def read_source(form: FlaskForm) -> SourceInput:
+    """Turn a validated source form into a domain input."""
+    return SourceInput(
+        instrument_type=form.instrument_type.data or "",
+        title=form.title.data or "",
+        url=form.url.data or "",
+        date_in_force=form.date_in_force.data,
+        language=form.language.data or "",
+    )
