@@ -37,9 +37,9 @@ def _template_context():
 
 def init_app(app: Flask) -> None:
     """Register every blueprint and the shared page helpers."""
-    from .views import admin, api, auth, coder, public, supervisor
+    from .views import admin, api, auth, coder, public, releases, supervisor
 
-    for module in (auth, coder, supervisor, admin, public, api):
+    for module in (auth, coder, supervisor, admin, public, api, releases):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.context_processor(_template_context)

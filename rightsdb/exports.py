@@ -1,0 +1,229 @@
+"""The export layer's tables: one canonical long table, and every other table derived from it.
+
+This (with exports_files.py) is the only place pandas is used. `long_table` builds the canonical table
+from a release's snapshot records; the matrix, scores, citations and reliability tables are thin
+derivations of it. Rows are sorted and columns fixed, so the output is byte-stable.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import pandas as pd
+
+from . import scoring
+from .codebook import ANSWER_CODES, Codebook
+from .reliability import LEVELS, Unit, reliability_table
+
+#: The columns of long.csv, in order, with their descriptions (also used for the data package schema).
+LONG_COLUMNS = {
+    "iso3": "ISO 3166-1 alpha-3 code of the country",
+    "country": "Country name",
+    "round": "Coding round",
+    "reference_date": "Date of the law in force that was coded",
+    "category": "Category id (codebook)",
+    "indicator": "Indicator id (codebook)",
+    "answer": "Final answer code",
+    "binary": "Binary MRD value: provided and conditional 1, not provided 0, not applicable empty",
+    "score": "Indicator score under the release's scoring scheme (empty when not applicable)",
+    "groups": "Migrant groups or conditions of a conditional answer (codes joined by ';')",
+    "coder_a_answer": "Coder A's independent answer",
+    "coder_b_answer": "Coder B's independent answer",
+    "outcome": "agreed (both coders gave the same answer) or reconciled (decided by a supervisor)",
+    "reason": "The supervisor's reason for a reconciled value",
+    "citations": "The legal sources that stand behind the final value (title, pinpoint; joined by ' | ')",
+}
+CITATION_COLUMNS = (
+    "iso3", "round", "indicator", "position", "instrument_type", "title", "pinpoint", "url",
+    "date_in_force", "language", "excerpt", "translation",
+)
+RELIABILITY_COLUMNS = (
+    "level", "round", "key", "n", "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
+    "prevalence", "prevalent_value", "notes",
+)
+SCORE_DIGITS = 6
+
+
+def _citation_text(citations: list[dict]) -> str:
+    """Render the standing citations compactly: "Title, pinpoint | Title, pinpoint"."""
+    return " | ".join(", ".join(p for p in (c.get("title", ""), c.get("pinpoint", "")) if p) for c in citations)
+
+
+def long_table(records: Iterable[dict], *, countries: dict[str, dict], codebook: Codebook) -> pd.DataFrame:
+    """Build the canonical long table (one row per country, round and indicator), sorted.
+
+    It carries the standing citations as a hidden `_citations` column for derived tables; files drop it.
+    """
+    order = {ident: n for n, ident in enumerate(codebook.indicator_ids)}
+    rows = []
+    for r in records:
+        rows.append(
+            {
+                "iso3": r["iso3"],
+                "country": countries.get(r["iso3"], {}).get("name", ""),
+                "round": r["round"],
+                "reference_date": r["reference_date"],
+                "category": r["category"],
+                "indicator": r["indicator"],
+                "answer": r["answer"],
+                "binary": r["binary"],
+                "score": None if r["score"] is None else round(float(r["score"]), SCORE_DIGITS),
+                "groups": ";".join(r["groups"]),
+                "coder_a_answer": r["coder_a_answer"] or "",
+                "coder_b_answer": r["coder_b_answer"] or "",
+                "outcome": r["outcome"],
+                "reason": r["reason"] or "",
+                "citations": _citation_text(r["citations"]),
+                "_citations": r["citations"],
+                "_order": order.get(r["indicator"], len(order)),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[*LONG_COLUMNS, "_citations", "_order"])
+    frame["binary"] = frame["binary"].astype("Int64")
+    frame["score"] = frame["score"].astype("Float64")
+    frame = frame.sort_values(["iso3", "round", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    return frame
+
+
+def public_long(long: pd.DataFrame) -> pd.DataFrame:
+    """Return the long table as published (without internal columns)."""
+    return long[list(LONG_COLUMNS)]
+
+
+def matrix_table(long: pd.DataFrame, *, codebook: Codebook) -> pd.DataFrame:
+    """Country-rounds by indicator (final answer codes), indicator columns in codebook order."""
+    keys = ["iso3", "country", "round", "reference_date"]
+    if long.empty:
+        return pd.DataFrame(columns=[*keys, *codebook.indicator_ids])
+    wide = long.pivot(index=keys, columns="indicator", values="answer")
+    wide = wide.reindex(columns=list(codebook.indicator_ids)).reset_index()
+    wide.columns.name = None
+    return wide.sort_values(["iso3", "round"], kind="stable").reset_index(drop=True)
+
+
+def scores_table(long: pd.DataFrame, *, codebook: Codebook, scheme_id: str) -> pd.DataFrame:
+    """Country-rounds by category score, with both aggregates (category_mean and pooled)."""
+    keys = ["iso3", "country", "round", "reference_date"]
+    columns = [*keys, *(c.id for c in codebook.categories), *scoring.AGGREGATIONS]
+    rows = []
+    for key, group in long.groupby(keys, sort=True):
+        result = scoring.score_answers(dict(zip(group["indicator"], group["answer"])), codebook=codebook, scheme_id=scheme_id)
+        values = [*result.categories.values(), result.category_mean, result.pooled]
+        rows.append([*key, *(None if v is None else round(v, SCORE_DIGITS) for v in values)])
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in columns[len(keys):]:
+        frame[column] = frame[column].astype("Float64")
+    return frame
+
+
+def codebook_table(codebook: Codebook) -> pd.DataFrame:
+    """The indicators in codebook order, with their category and provenance."""
+    rows = [
+        {
+            "indicator": i.id,
+            "position": n + 1,
+            "category": i.category,
+            "category_name": codebook.categories_by_id[i.category].name,
+            "imbr_article": i.imbr_article,
+            "provenance": i.provenance,
+            "short_label": i.short_label,
+            "question": i.question,
+        }
+        for n, i in enumerate(codebook.indicators)
+    ]
+    return pd.DataFrame(rows, columns=["indicator", "position", "category", "category_name", "imbr_article", "provenance", "short_label", "question"])
+
+
+def countries_table(long: pd.DataFrame, *, countries: dict[str, dict]) -> pd.DataFrame:
+    """The countries of the release with their codes, M49 region and synthetic flag."""
+    columns = ["iso3", "iso2", "numeric", "name", "region", "synthetic"]
+    rows = [{c: countries[iso][c] for c in columns} for iso in sorted(set(long["iso3"])) if iso in countries]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["synthetic"] = frame["synthetic"].astype(bool)
+    return frame
+
+
+def citations_table(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per standing citation, in long-table order."""
+    rows = []
+    for iso3, round_, indicator, citations in zip(long["iso3"], long["round"], long["indicator"], long["_citations"]):
+        for position, c in enumerate(citations, start=1):
+            rows.append({"iso3": iso3, "round": round_, "indicator": indicator, "position": position, **{k: c.get(k, "") for k in CITATION_COLUMNS[4:]}})
+    return pd.DataFrame(rows, columns=list(CITATION_COLUMNS))
+
+
+def reliability_frame(long: pd.DataFrame) -> pd.DataFrame:
+    """Inter-coder reliability of the independent A/B answers, per round, category and indicator.
+
+    Coder identities are never published, so the per-coder-pair level is left out.
+    """
+    units = [
+        Unit(round=r, country=i, category=c, indicator=ind, coder_pair="A / B", value_a=a or None, value_b=b or None)
+        for r, i, c, ind, a, b in zip(long["round"], long["iso3"], long["category"], long["indicator"], long["coder_a_answer"], long["coder_b_answer"])
+    ]
+    rows = [row for row in reliability_table(units, categories=ANSWER_CODES) if row["level"] != LEVELS[-1]]
+    frame = pd.DataFrame(rows, columns=list(RELIABILITY_COLUMNS))
+    for column in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "prevalence"):
+        frame[column] = frame[column].astype("Float64").round(SCORE_DIGITS)
+    frame["n"] = frame["n"].astype("Int64")
+    return frame
+
+
+def release_tables(records: list[dict], *, countries: dict[str, dict], codebook: Codebook, scheme_id: str) -> dict[str, pd.DataFrame]:
+    """Build every published table of a release from its snapshot records, in file order."""
+    long = long_table(records, countries=countries, codebook=codebook)
+    return {
+        "long": public_long(long),
+        "matrix": matrix_table(long, codebook=codebook),
+        "scores": scores_table(long, codebook=codebook, scheme_id=scheme_id),
+        "codebook": codebook_table(codebook),
+        "countries": countries_table(long, countries=countries),
+        "reliability": reliability_frame(long),
+        "citations": citations_table(long),
+    }
+
+
+def custom_table(long: pd.DataFrame, *, countries: list[str], categories: list[str], indicators: list[str], rounds: list[str]) -> pd.DataFrame:
+    """Return the published long-table rows of the chosen countries, categories, indicators and rounds."""
+    mask = pd.Series(True, index=long.index)
+    if countries:
+        mask &= long["iso3"].isin(countries)
+    if rounds:
+        mask &= long["round"].isin(rounds)
+    if categories or indicators:
+        mask &= long["category"].isin(categories) | long["indicator"].isin(indicators)
+    return public_long(long[mask]).reset_index(drop=True)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Serialise a table as UTF-8 CSV with "\\n" line endings (the canonical form that is hashed)."""
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def xlsx_bytes(frames: dict[str, pd.DataFrame]) -> bytes:
+    """Write tables as an Excel workbook (one sheet each) where every text cell is text, never a formula."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, frame in frames.items():
+        sheet = workbook.create_sheet(title=name[:31])
+        sheet.append([str(c) for c in frame.columns])
+        for row in frame.astype(object).itertuples(index=False):
+            sheet.append([None if pd.isna(v) else v for v in row])
+        for cells in sheet.iter_rows():
+            for cell in cells:
+                # openpyxl reads a string starting with "=" as a formula: store it as text instead.
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def frame_records(frame: pd.DataFrame, limit: int | None = None) -> list[dict]:
+    """Return a table's rows as plain dicts (missing values as empty strings) for pages and JSON."""
+    if limit is not None:
+        frame = frame.head(limit)
+    return [{k: ("" if pd.isna(v) else v) for k, v in row.items()} for row in frame.astype(object).to_dict(orient="records")]

@@ -1,0 +1,342 @@
+"""Releases: snapshot the final data into an immutable Release, with its changelog and files.
+
+A release holds every final country-round (CountryRound.finalized_at set) of one kind only: real
+countries, or (synthetic=True) fictional demonstration countries, never both. Publication writes one
+ReleaseAnswer row per (country, round, indicator); files are built from those rows alone, so a later
+correction of a Decision changes nothing in a published release and only shows in the next one's
+changelog. Files are written to a temporary sibling folder and renamed into place at the end, so a
+failed build leaves no partial release (and the caller, which has not committed, leaves no row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from . import scoring
+from .audit import record_event
+from .codebook import Codebook
+from .errors import Conflict, InvalidInput, NotFound
+from .models import (
+    Answer,
+    Assignment,
+    Citation,
+    Country,
+    CountryRound,
+    Decision,
+    DecisionCitation,
+    LegalSource,
+    Release,
+    ReleaseAnswer,
+    Round,
+)
+
+VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
+SYNTHETIC_TEXT = "synthetic demonstration data"
+
+
+@dataclass(frozen=True)
+class ReleaseInputs:
+    """Everything the export layer needs to build a release's files (all plain values)."""
+
+    release: Release
+    records: list[dict]
+    countries: dict[str, dict]
+
+
+def _citation_record(citation: Citation, source: LegalSource) -> dict:
+    """Freeze one standing citation as plain JSON values."""
+    return {
+        "instrument_type": source.instrument_type,
+        "title": source.title,
+        "pinpoint": citation.pinpoint,
+        "url": citation.url or source.url,
+        "date_in_force": source.date_in_force.isoformat() if source.date_in_force else "",
+        "language": source.language,
+        "excerpt": citation.excerpt,
+        "translation": citation.translation,
+    }
+
+
+def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, scheme_id: str | None = None) -> list[ReleaseAnswer]:
+    """Return unsaved ReleaseAnswer rows for every final country-round of one kind (real or synthetic)."""
+    scheme = codebook.scheme(scheme_id)
+    country_rounds = session.exec(
+        select(CountryRound, Round, Country)
+        .join(Round, Round.id == CountryRound.round_id)
+        .join(Country, Country.iso3 == CountryRound.country_iso3)
+        .where(CountryRound.finalized_at.is_not(None), Country.synthetic == synthetic)  # type: ignore[union-attr]
+    ).all()
+    if not country_rounds:
+        return []
+    by_id = {cr.id: (cr, round_) for cr, round_, _country in country_rounds}
+    ids = list(by_id)
+    decisions = session.exec(select(Decision).where(Decision.country_round_id.in_(ids))).all()  # type: ignore[attr-defined]
+    coder_answers: dict[tuple[int, str, str], str | None] = {}
+    for slot, cr_id, indicator_id, value in session.exec(
+        select(Assignment.slot, Assignment.country_round_id, Answer.indicator_id, Answer.value)
+        .join(Answer, Answer.assignment_id == Assignment.id)
+        .where(Assignment.country_round_id.in_(ids))  # type: ignore[attr-defined]
+    ).all():
+        coder_answers[(cr_id, slot, indicator_id)] = value
+    citations: dict[int, list[dict]] = defaultdict(list)
+    for decision_id, citation, source in session.exec(
+        select(DecisionCitation.decision_id, Citation, LegalSource)
+        .join(Citation, Citation.id == DecisionCitation.citation_id)
+        .join(LegalSource, LegalSource.id == Citation.source_id)
+        .join(Decision, Decision.id == DecisionCitation.decision_id)
+        .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
+    ).all():
+        citations[decision_id].append(_citation_record(citation, source))
+    rows = []
+    for decision in decisions:
+        indicator = codebook.indicators_by_id.get(decision.indicator_id)
+        if indicator is None:
+            raise InvalidInput(f"Indicator {decision.indicator_id} of a final country-round is not in codebook {codebook.version}.")
+        cr, round_ = by_id[decision.country_round_id]
+        rows.append(
+            ReleaseAnswer(
+                release_id=0,
+                country_iso3=cr.country_iso3,
+                round_name=round_.name,
+                reference_date=round_.reference_date,
+                indicator_id=decision.indicator_id,
+                category_id=indicator.category,
+                answer=decision.value,
+                groups=sorted(decision.groups or []),
+                binary=scoring.binary_value(decision.value),
+                score=scoring.indicator_score(decision.value, scheme),
+                coder_a_answer=coder_answers.get((cr.id, "A", decision.indicator_id)),
+                coder_b_answer=coder_answers.get((cr.id, "B", decision.indicator_id)),
+                outcome=decision.outcome,
+                reason=decision.reason,
+                citations=citations.get(decision.id, []),
+            )
+        )
+    order = {ident: n for n, ident in enumerate(codebook.indicator_ids)}
+    rows.sort(key=lambda r: (r.country_iso3, r.round_name, order[r.indicator_id]))
+    return rows
+
+
+def describe_changes(previous: list[ReleaseAnswer] | None, current: list[ReleaseAnswer], *, previous_version: str | None) -> str:
+    """Write the changelog: country-rounds added or removed and values changed since the previous release."""
+    if previous is None:
+        return "First release."
+
+    def keyed(rows):
+        return {(r.country_iso3, r.round_name, r.indicator_id): r for r in rows}
+
+    old, new = keyed(previous), keyed(current)
+    old_crs = {(k[0], k[1]) for k in old}
+    new_crs = {(k[0], k[1]) for k in new}
+    added = sorted(new_crs - old_crs)
+    removed = sorted(old_crs - new_crs)
+    changed = [
+        f"  - {k[0]} {k[1]} {k[2]}: {old[k].answer}{_groups(old[k])} -> {new[k].answer}{_groups(new[k])}"
+        for k in sorted(set(old) & set(new))
+        if (old[k].answer, list(old[k].groups)) != (new[k].answer, list(new[k].groups))
+    ]
+    lines = [f"Changes since {previous_version}:"]
+    lines.append("- Country-rounds added: " + (", ".join(f"{i} {r}" for i, r in added) if added else "none"))
+    lines.append("- Country-rounds removed: " + (", ".join(f"{i} {r}" for i, r in removed) if removed else "none"))
+    lines.append(f"- Values changed: {len(changed) or 'none'}")
+    lines.extend(changed)
+    return "\n".join(lines)
+
+
+def _groups(row: ReleaseAnswer) -> str:
+    return f" ({';'.join(row.groups)})" if row.groups else ""
+
+
+def list_releases(*, session: Session) -> list[Release]:
+    """Return every release, newest first."""
+    return list(session.exec(select(Release).order_by(Release.published_at.desc(), Release.id.desc())).all())  # type: ignore[attr-defined]
+
+
+def default_release(releases: list[Release]) -> Release | None:
+    """Pick the latest real release, or the latest synthetic one when no real release exists."""
+    real = [r for r in releases if not r.synthetic]
+    return (real or releases or [None])[0]
+
+
+def get_release(*, session: Session, version: str) -> Release:
+    """Return the release with this version, or raise NotFound."""
+    release = session.exec(select(Release).where(Release.version == version)).first()
+    if release is None:
+        raise NotFound(f"There is no release {version}.")
+    return release
+
+
+def release_rows(*, session: Session, release: Release) -> list[ReleaseAnswer]:
+    """Return the snapshot rows of a release (one query)."""
+    return list(session.exec(select(ReleaseAnswer).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id)).all())
+
+
+def release_inputs(*, session: Session, release: Release) -> ReleaseInputs:
+    """Load a release's snapshot as plain records plus the facts about its countries (two queries)."""
+    rows = release_rows(session=session, release=release)
+    isos = sorted({r.country_iso3 for r in rows})
+    countries = {
+        c.iso3: {"iso3": c.iso3, "iso2": c.iso2, "numeric": c.numeric or "", "name": c.name, "region": c.region, "synthetic": c.synthetic}
+        for c in (session.exec(select(Country).where(Country.iso3.in_(isos))).all() if isos else [])  # type: ignore[attr-defined]
+    }
+    records = [
+        {
+            "iso3": r.country_iso3,
+            "round": r.round_name,
+            "reference_date": r.reference_date.isoformat(),
+            "category": r.category_id,
+            "indicator": r.indicator_id,
+            "answer": r.answer,
+            "groups": list(r.groups),
+            "binary": r.binary,
+            "score": r.score,
+            "coder_a_answer": r.coder_a_answer,
+            "coder_b_answer": r.coder_b_answer,
+            "outcome": r.outcome,
+            "reason": r.reason,
+            "citations": list(r.citations),
+        }
+        for r in rows
+    ]
+    return ReleaseInputs(release=release, records=records, countries=countries)
+
+
+def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook) -> None:
+    """Build the files in a temporary sibling folder and rename it into place at the end."""
+    from .exports_files import write_release_files
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    try:
+        write_release_files(temporary, inputs=inputs, codebook=codebook)
+        temporary.rename(folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def publish_release(
+    *,
+    session: Session,
+    codebook: Codebook,
+    exports_dir: str | Path,
+    version: str,
+    title: str = "",
+    notes: str = "",
+    release_date: date,
+    synthetic: bool = False,
+    user_id: int | None = None,
+    scheme_id: str | None = None,
+    aggregation: str | None = None,
+) -> Release:
+    """Snapshot every final country-round of one kind into a new release and write its files.
+
+    The caller commits; if it does not (an error), it should call `discard_release_files`.
+    """
+    version = version.strip()
+    if not VERSION_PATTERN.match(version):
+        raise InvalidInput(f"{version!r} is not a semantic version such as 1.0.0.")
+    scheme = codebook.scheme(scheme_id) if (scheme_id is None or scheme_id in codebook.schemes_by_id) else None
+    if scheme is None:
+        raise InvalidInput(f"Unknown scoring scheme {scheme_id!r}.")
+    aggregation = aggregation or codebook.scoring.default_aggregation
+    if aggregation not in scoring.AGGREGATIONS:
+        raise InvalidInput(f"Unknown aggregation {aggregation!r}.")
+    if session.exec(select(Release.id).where(Release.version == version)).first() is not None:
+        raise Conflict(f"Release {version} already exists; releases are immutable, publish a new version.")
+    folder = Path(exports_dir) / version
+    if folder.exists():
+        raise Conflict(f"The folder {folder} already exists; remove it or choose another version.")
+    rows = collect_final(session=session, codebook=codebook, synthetic=synthetic, scheme_id=scheme.id)
+    if not rows:
+        kind = "synthetic" if synthetic else "real"
+        raise InvalidInput(f"There are no final {kind} country-rounds to release.")
+    previous = next((r for r in list_releases(session=session) if r.synthetic == synthetic), None)
+    previous_rows = release_rows(session=session, release=previous) if previous else None
+    release = Release(
+        version=version,
+        title=title.strip() or f"Release {version}",
+        notes=notes.strip(),
+        release_date=release_date,
+        published_by_id=user_id,
+        codebook_version=codebook.version,
+        scheme=scheme.id,
+        aggregation=aggregation,
+        synthetic=synthetic,
+        changelog=describe_changes(previous_rows, rows, previous_version=previous.version if previous else None),
+    )
+    session.add(release)
+    session.flush()
+    for row in rows:
+        row.release_id = release.id
+    session.add_all(rows)
+    session.flush()
+    _write_atomically(folder, release_inputs(session=session, release=release), codebook)
+    release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
+    session.add(release)
+    record_event(
+        session=session,
+        user_id=user_id,
+        action="release.publish",
+        entity="release",
+        entity_id=version,
+        new={"version": version, "synthetic": synthetic, "rows": len(rows), "scheme": scheme.id, "aggregation": aggregation},
+    )
+    session.flush()
+    return release
+
+
+def discard_release_files(*, exports_dir: str | Path, version: str) -> None:
+    """Remove a release folder whose database transaction failed to commit."""
+    shutil.rmtree(Path(exports_dir) / version, ignore_errors=True)
+
+
+def verify_release(*, session: Session, codebook: Codebook, exports_dir: str | Path, release: Release) -> list[str]:
+    """Rebuild a release from its snapshot and return the files whose checksum differs from SHA256SUMS.
+
+    The Excel workbook is skipped: its bytes change on every save, and it holds the same data as the
+    verified CSV files.
+    """
+    from .exports_files import NOT_REPRODUCIBLE, read_sums, sha256_file, write_release_files
+
+    folder = Path(exports_dir) / release.version
+    sums_path = folder / "SHA256SUMS"
+    if not sums_path.exists():
+        raise NotFound(f"The files of release {release.version} are missing ({sums_path}).")
+    stored = read_sums(sums_path)
+    problems = []
+    if hashlib.sha256(sums_path.read_bytes()).hexdigest() != release.sha256:
+        problems.append("SHA256SUMS")
+    with tempfile.TemporaryDirectory(prefix=f".verify-{release.version}.") as temporary:
+        rebuilt = Path(temporary)
+        write_release_files(rebuilt, inputs=release_inputs(session=session, release=release), codebook=codebook)
+        expected = read_sums(rebuilt / "SHA256SUMS")
+        for name in sorted(set(stored) | set(expected)):
+            if name in NOT_REPRODUCIBLE:
+                continue
+            path = folder / name
+            actual = sha256_file(path) if path.exists() else None
+            if stored.get(name) != expected.get(name) or actual != stored.get(name):
+                problems.append(name)
+    return problems
+
+
+def release_files(*, exports_dir: str | Path, release: Release) -> list[tuple[str, int, str]]:
+    """Return (relative path, size, sha256) of every published file of a release, from SHA256SUMS."""
+    from .exports_files import read_sums
+
+    folder = Path(exports_dir) / release.version
+    sums_path = folder / "SHA256SUMS"
+    if not sums_path.exists():
+        return []
+    return [(name, (folder / name).stat().st_size if (folder / name).exists() else 0, digest) for name, digest in read_sums(sums_path).items()]
