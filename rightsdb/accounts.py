@@ -132,3 +132,8 @@ def clear_failures(*, session: Session, keys: list[str]) -> None:
     """Forget failed logins for these keys after a successful login."""
     for failure in session.exec(select(LoginFailure).where(LoginFailure.key.in_(keys))).all():
         session.delete(failure)
+
+
+def list_users(*, session: Session) -> list[User]:
+    """Return every account, active first, then by role and name."""
+    return list(session.exec(select(User).order_by(User.active.desc(), User.role, User.name, User.id)).all())

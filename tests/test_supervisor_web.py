@@ -1,0 +1,199 @@
+"""Supervisor pages through the web: access, the empty state, and the whole path from round to reliability."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from rightsdb.models import Answer, Assignment, AuditEvent, Citation, CodebookFlag, CountryRound, Decision, Round
+from rightsdb.reconciliation import compare_country_round
+from tests.conftest import login
+from tests.factories import fill_assignment, make_country, make_round, make_user
+from tests.factories_supervisor import make_double_coding
+from tests.querycount import count_queries
+
+PAGES = ["/supervisor/", "/supervisor/rounds/new", "/supervisor/flags", "/supervisor/reliability", "/supervisor/reliability.csv"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_only_supervisors_and_admins_reach_supervisor_pages(app, session, client, path):
+    coder, supervisor, admin = make_user(session, "coder"), make_user(session, "supervisor"), make_user(session, "admin")
+    session.commit()
+    anonymous = client.get(path)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    assert app.test_client().post("/supervisor/rounds/new", data={"name": "x"}).status_code == 302
+    assert login(app.test_client(), coder).get(path).status_code == 403
+    assert login(app.test_client(), supervisor).get(path).status_code == 200
+    assert login(app.test_client(), admin).get(path).status_code == 200
+
+
+def test_coder_cannot_post_to_supervisor_actions(session, client_for, codebook):
+    coder = make_user(session, "coder")
+    round_ = make_round(session, codebook)
+    cr, a, _b = make_double_coding(session, codebook, round_)
+    session.commit()
+    client = client_for(coder)
+    assert client.post(f"/supervisor/assignments/{a.id}/send-back", data={"message": "x"}).status_code == 403
+    assert client.post(f"/supervisor/country-rounds/{cr.id}/indicators/{codebook.indicator_ids[0]}/decide", data={}).status_code == 403
+    assert session.get(Assignment, a.id).status == "submitted"
+
+
+def test_empty_board_says_how_to_start(session, client_for):
+    supervisor = make_user(session, "supervisor")
+    session.commit()
+    html = client_for(supervisor).get("/supervisor/").get_data(as_text=True)
+    assert "No round yet" in html and "open one" in html
+
+
+def test_board_page_query_count_does_not_grow(app, session, client_for, codebook):
+    supervisor = make_user(session, "supervisor")
+    coders = (make_user(session, "coder"), make_user(session, "coder"))
+    round_ = make_round(session, codebook)
+    make_double_coding(session, codebook, round_, country_index=0, coders=coders)
+    session.commit()
+    client = client_for(supervisor)
+    engine = app.extensions["rightsdb.engine"]
+    with count_queries(engine) as small:
+        assert client.get("/supervisor/").status_code == 200
+    for index in range(1, 5):
+        make_double_coding(session, codebook, round_, country_index=index, coders=coders, submit_b=False)
+    session.commit()
+    with count_queries(engine) as large:
+        html = client.get("/supervisor/").get_data(as_text=True)
+    assert html.count("One submitted") >= 4
+    assert small.count == large.count
+
+
+def test_reason_is_required_on_the_form(session, client_for, codebook):
+    supervisor = make_user(session, "supervisor")
+    round_ = make_round(session, codebook)
+    first = codebook.indicator_ids[0]
+    cr, a, _b = make_double_coding(session, codebook, round_, values_b={first: "not_provided"})
+    compare_country_round(session=session, codebook=codebook, country_round=cr)
+    session.commit()
+    citation = session.exec(select(Citation.id).join(Answer).where(Answer.assignment_id == a.id, Answer.indicator_id == first)).first()
+    response = client_for(supervisor).post(f"/supervisor/country-rounds/{cr.id}/indicators/{first}/decide", data={"choice": "A", "citations": [str(citation)], "reason": ""})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="reason-error"' in html and "Write the reason for this decision." in html
+    assert session.exec(select(Decision).where(Decision.indicator_id == first)).first() is None
+
+
+def test_flag_and_send_back_through_the_web(session, client_for, codebook):
+    supervisor = make_user(session, "supervisor")
+    round_ = make_round(session, codebook)
+    first = codebook.indicator_ids[0]
+    cr, a, b = make_double_coding(session, codebook, round_, values_b={first: "not_provided"})
+    compare_country_round(session=session, codebook=codebook, country_round=cr)
+    session.commit()
+    client = client_for(supervisor)
+    page = client.get(f"/supervisor/country-rounds/{cr.id}/indicators/{first}").get_data(as_text=True)
+    assert codebook.indicators_by_id[first].question in page
+    assert 'dir="auto"' in page and f"Excerpt for {first}" in page
+    client.post(f"/supervisor/country-rounds/{cr.id}/indicators/{first}/flag", data={"note": "Which official counts?"})
+    assert session.exec(select(CodebookFlag)).one().note == "Which official counts?"
+    assert "Which official counts?" in client.get("/supervisor/flags").get_data(as_text=True)
+    response = client.post(f"/supervisor/assignments/{b.id}/send-back", data={"message": "Re-check Art. 12."}, follow_redirects=True)
+    assert "sent back" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Assignment, b.id).status == "in_progress"
+    assert session.get(Assignment, b.id).message == "Re-check Art. 12."
+
+
+def test_supervisor_walks_from_round_to_final_and_reliability(app, session, client_for, codebook):
+    """Open a round, assign coders, reconcile every disagreement with reasons, see it final, read reliability."""
+    supervisor = make_user(session, "supervisor", name="Sam Supervisor")
+    ann, bea = make_user(session, "coder", name="Ann"), make_user(session, "coder", name="Bea")
+    make_country(session, 0)
+    session.commit()
+    client = client_for(supervisor)
+
+    response = client.post("/supervisor/rounds/new", data={"name": "2026", "reference_date": "2026-01-01", "notes": "Pilot"})
+    assert response.status_code == 302
+    round_ = session.exec(select(Round).where(Round.name == "2026")).one()
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Arvenia (XAA) · synthetic" in page and "Synthetic demonstration data" in page
+    refused = client.post(f"/supervisor/rounds/{round_.id}/assign", data={"countries": ["XAA"], "coder_a": ann.id, "coder_b": ann.id})
+    assert refused.status_code == 400 and "two different people" in refused.get_data(as_text=True)
+    assert client.post(f"/supervisor/rounds/{round_.id}/assign", data={"countries": ["XAA"], "coder_a": ann.id, "coder_b": bea.id}).status_code == 302
+    cr = session.exec(select(CountryRound).where(CountryRound.round_id == round_.id)).one()
+
+    # The coders code and submit (the coder workflow's part), which triggers the comparison.
+    ids = codebook.indicator_ids
+    slots = {a.slot: a for a in session.exec(select(Assignment).where(Assignment.country_round_id == cr.id)).all()}
+    fill_assignment(session, slots["A"], codebook, submit=True)
+    fill_assignment(session, slots["B"], codebook, {ids[0]: "not_provided", ids[1]: "conditional", ids[2]: "not_applicable"}, submit=True)
+    compare_country_round(session=session, codebook=codebook, country_round=cr)
+    session.commit()
+    board = client.get("/supervisor/").get_data(as_text=True)
+    assert "In reconciliation" in board
+
+    country_page = client.get(f"/supervisor/country-rounds/{cr.id}").get_data(as_text=True)
+    queue = re.findall(rf"/supervisor/country-rounds/{cr.id}/indicators/([A-Z0-9-]+)\"", country_page.split("Decided values")[0])
+    assert queue == list(ids[:3])
+    for indicator_id in queue:
+        page = client.get(f"/supervisor/country-rounds/{cr.id}/indicators/{indicator_id}").get_data(as_text=True)
+        citations = re.findall(r'name="citations" value="(\d+)"', page)
+        assert citations
+        response = client.post(
+            f"/supervisor/country-rounds/{cr.id}/indicators/{indicator_id}/decide",
+            data={"choice": "A", "citations": citations[:1], "reason": f"Coder A cited the right provision for {indicator_id}."},
+        )
+        assert response.status_code == 302
+    final_page = client.get(f"/supervisor/country-rounds/{cr.id}").get_data(as_text=True)
+    assert "Final" in final_page and "No disagreement is left" in final_page
+    session.expire_all()
+    assert session.get(CountryRound, cr.id).finalized_at is not None
+    assert "Final" in client.get("/supervisor/").get_data(as_text=True)
+
+    audit = client.get(f"/supervisor/country-rounds/{cr.id}/audit").get_data(as_text=True)
+    assert "decision.reconcile" in audit and "Sam Supervisor" in audit and "country_round.finalize" in audit
+
+    # A correction after finalization: version in a hidden field, reason required, old value audited.
+    decision = session.exec(select(Decision).where(Decision.country_round_id == cr.id, Decision.indicator_id == ids[0])).one()
+    page = client.get(f"/supervisor/country-rounds/{cr.id}/indicators/{ids[0]}").get_data(as_text=True)
+    assert f'name="version" value="{decision.version}"' in page
+    stale = client.post(f"/supervisor/country-rounds/{cr.id}/indicators/{ids[0]}/correct", data={"choice": "B", "reason": "x", "version": str(decision.version + 1)}, follow_redirects=True)
+    assert "reload the page" in stale.get_data(as_text=True)
+    client.post(f"/supervisor/country-rounds/{cr.id}/indicators/{ids[0]}/correct", data={"choice": "B", "reason": "Repealed in 2025.", "version": str(decision.version)})
+    session.expire_all()
+    assert session.get(Decision, decision.id).value == "not_provided" and session.get(Decision, decision.id).corrected
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "decision.correct")).one()
+    assert event.old["value"] == "provided"
+
+    reliability = client.get(f"/supervisor/reliability?round={round_.id}").get_data(as_text=True)
+    assert "Round 2026" in reliability and "Ann" in reliability and "Bea" in reliability
+    assert re.search(r'<tr class="rate-(red|amber|green|undefined)">', reliability)
+
+
+def test_filter_countries_and_reassign_through_the_web(session, client_for, codebook):
+    supervisor = make_user(session, "supervisor")
+    round_ = make_round(session, codebook)
+    make_country(session, 1), make_country(session, 2)
+    cr, a, _b = make_double_coding(session, codebook, round_, submit_a=False, submit_b=False)
+    newcomer = make_user(session, "coder", name="Newcomer")
+    session.commit()
+    client = client_for(supervisor)
+    html = client.get(f"/supervisor/rounds/{round_.id}?q=borov").get_data(as_text=True)
+    assert "Borovia (XBB)" in html and "Caldera (XCC)" not in html
+    response = client.post(f"/supervisor/assignments/{a.id}/reassign", data={"coder": str(newcomer.id)}, follow_redirects=True)
+    assert "reassigned" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Assignment, a.id).coder_id == newcomer.id
+    assert "Newcomer" in client.get("/supervisor/").get_data(as_text=True)
+
+
+def test_second_supervisor_sees_who_decided_first(session, client_for, codebook):
+    alice, bob = make_user(session, "supervisor", name="Alice"), make_user(session, "admin", name="Bob")
+    round_ = make_round(session, codebook)
+    first = codebook.indicator_ids[0]
+    cr, _a, _b = make_double_coding(session, codebook, round_, values_b={first: "not_provided"})
+    compare_country_round(session=session, codebook=codebook, country_round=cr)
+    session.commit()
+    url = f"/supervisor/country-rounds/{cr.id}/indicators/{first}/decide"
+    assert client_for(alice).post(url, data={"choice": "B", "reason": "Repealed in 2025."}).status_code == 302
+    late = client_for(bob).post(url, data={"choice": "B", "reason": "Same view."}, follow_redirects=True)
+    assert "already decided by Alice" in late.get_data(as_text=True)
+    assert [d.reason for d in session.exec(select(Decision).where(Decision.indicator_id == first)).all()] == ["Repealed in 2025."]
