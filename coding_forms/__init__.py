@@ -31,6 +31,7 @@ from rightsdb.citations import CitationInput, SourceInput, url_problem
 from rightsdb.codebook import Codebook
 from rightsdb.coding import AnswerInput
 from rightsdb.models import Answer, LegalSource
+from rightsdb.web import parse_row_id
 
 NEW_SOURCE = "new"
 
@@ -149,8 +150,8 @@ def _new_citation(sub: Form) -> CitationInput | None:
     if choice == NEW_SOURCE:
         new_source = SourceInput(instrument_type=sub.new_source_type.data or "", title=sub.new_source_title.data or "",
                                  url=sub.new_source_url.data or "")
-    elif choice.isdigit():
-        source_id = int(choice)
+    elif parse_row_id(choice) is not None:
+        source_id = parse_row_id(choice)
     return CitationInput(
         source_id=source_id, new_source=new_source, pinpoint=sub.pinpoint.data or "", url=sub.cite_url.data or "",
         excerpt=sub.excerpt.data or "", translation=sub.translation.data or "",
@@ -165,7 +166,7 @@ def read_answer_inputs(form: FlaskForm, indicator_ids: list[str]) -> list[Answer
         version = sub.version.data or "0"
         inputs.append(AnswerInput(
             indicator_id=indicator_id,
-            version=int(version) if version.isdigit() else -1,
+            version=-1 if parse_row_id(version) is None else parse_row_id(version),
             value=sub.value.data or None,
             groups=tuple(sub.groups.data or ()),
             notes=sub.notes.data or "",

@@ -160,9 +160,12 @@ def unassigned_countries(*, session: Session, round_id: int, query: str = "") ->
     taken = select(CountryRound.country_iso3).where(CountryRound.round_id == round_id)
     statement = select(Country).where(Country.iso3.not_in(taken))
     query = query.strip()
+    if len(query) > 200:  # longer than any name can be; SQLite also refuses LIKE patterns over 50,000 bytes
+        return []
     if query:
-        like = f"%{query.lower()}%"
-        statement = statement.where(sa.or_(func.lower(Country.name).like(like), func.lower(Country.iso3).like(like), func.lower(Country.region).like(like)))
+        # Escape LIKE's wildcards so that "%" and "_" are searched for literally.
+        like = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(sa.or_(*(func.lower(column).like(like, escape="\\") for column in (Country.name, Country.iso3, Country.region))))
     return list(session.exec(statement.order_by(Country.name)).all())
 
 

@@ -267,6 +267,7 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
             release = publish_release(
                 session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=exports_dir, version=version,
                 title=title, notes=notes, release_date=release_date.date() if release_date else date_type.today(), synthetic=synthetic,
+                progress=click.echo,
             )
         except DomainError as exc:
             session.rollback()

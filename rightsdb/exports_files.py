@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
 
@@ -258,18 +259,27 @@ def datapackage(release, codebook: Codebook, tables: dict[str, pd.DataFrame], ha
     }
 
 
-def write_release_files(folder: Path, *, inputs, codebook: Codebook) -> None:
-    """Write every file of a release into `folder` (which the caller makes atomic)."""
+def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: Callable[[str], None] = lambda _m: None) -> None:
+    """Write every file of a release into `folder` (which the caller makes atomic), reporting "[n/total] name" per file."""
     release = inputs.release
     tables = release_tables(inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme)
     folder = Path(folder)
     hashes: dict[str, str] = {}
     sizes: dict[str, int] = {}
+    # CSV per table, the workbook, Stata, Parquet, datapackage.json, CITATION.cff, README.md and SHA256SUMS.
+    total = len(tables) + 1 + len(STATA_TABLES) + len(PARQUET_TABLES) + 4
+    written = 0
+
+    def report(name: str) -> None:
+        nonlocal written
+        written += 1
+        progress(f"[{written}/{total}] {name}")
 
     def put(name: str, data: bytes) -> None:
         _write(folder / name, data)
         hashes[name] = hashlib.sha256(data).hexdigest()
         sizes[name] = len(data)
+        report(name)
 
     for name, frame in tables.items():
         put(f"data/{name}.csv", csv_bytes(frame))
@@ -280,11 +290,13 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook) -> None:
         _write_stata(path, tables[name], release=release, codebook=codebook, descriptions=labels)
         hashes[path.relative_to(folder).as_posix()] = sha256_file(path)
         sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
+        report(path.relative_to(folder).as_posix())
     for name in PARQUET_TABLES:
         path = folder / f"data/{name}.parquet"
         _write_parquet(path, tables[name])
         hashes[path.relative_to(folder).as_posix()] = sha256_file(path)
         sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
+        report(path.relative_to(folder).as_posix())
     reproducible = {k: v for k, v in hashes.items() if k not in NOT_REPRODUCIBLE}
     package = datapackage(release, codebook, tables, reproducible, sizes)
     put("datapackage.json", (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -292,3 +304,4 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook) -> None:
     put("README.md", readme_text(release, codebook, tables).encode("utf-8"))
     sums = "".join(f"{hashes[name]}  {name}\n" for name in sorted(hashes))
     _write(folder / "SHA256SUMS", sums.encode("utf-8"))
+    report("SHA256SUMS")

@@ -11,10 +11,14 @@ failed build leaves no partial release (and the caller, which has not committed,
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import sys
 import tempfile
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -211,14 +215,26 @@ def release_inputs(*, session: Session, release: Release) -> ReleaseInputs:
     return ReleaseInputs(release=release, records=records, countries=countries)
 
 
-def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook) -> None:
+def _pause_for_crash_test(temporary: Path) -> None:
+    """Test hook: with RIGHTSDB_RELEASE_PAUSE=1, wait (to be killed) once the files are in the temporary folder.
+
+    tests/test_crash_release.py kills the build here, mid-transaction and before the rename, to show
+    that a crash leaves no release row, no snapshot rows and no release folder behind.
+    """
+    if os.environ.get("RIGHTSDB_RELEASE_PAUSE") == "1":
+        print(f"paused with the files in {temporary} (RIGHTSDB_RELEASE_PAUSE)", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
+def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None]) -> None:
     """Build the files in a temporary sibling folder and rename it into place at the end."""
     from .exports_files import write_release_files
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
-        write_release_files(temporary, inputs=inputs, codebook=codebook)
+        write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress)
+        _pause_for_crash_test(temporary)
         temporary.rename(folder)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -238,10 +254,12 @@ def publish_release(
     user_id: int | None = None,
     scheme_id: str | None = None,
     aggregation: str | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
 ) -> Release:
     """Snapshot every final country-round of one kind into a new release and write its files.
 
-    The caller commits; if it does not (an error), it should call `discard_release_files`.
+    The caller commits; if it does not (an error), it should call `discard_release_files`. `progress`
+    receives one line per file written ("[3/17] data/scores.csv").
     """
     version = version.strip()
     if not VERSION_PATTERN.match(version):
@@ -281,7 +299,7 @@ def publish_release(
         row.release_id = release.id
     session.add_all(rows)
     session.flush()
-    _write_atomically(folder, release_inputs(session=session, release=release), codebook)
+    _write_atomically(folder, release_inputs(session=session, release=release), codebook, progress)
     release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
     session.add(release)
     record_event(

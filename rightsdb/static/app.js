@@ -10,4 +10,25 @@ document.addEventListener("DOMContentLoaded", function () {
       if (dirty) { event.preventDefault(); event.returnValue = ""; }
     });
   });
+
+  // A table wider than its wrapper scrolls inside it: keyboard users must be able to focus the
+  // wrapper to scroll it (WCAG 2.1.1; axe "scrollable-region-focusable"). Re-checked on resize.
+  function markScrollableTables() {
+    document.querySelectorAll(".table-scroll").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) {
+        var caption = box.querySelector("caption");
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", (caption && caption.textContent.trim()) || "Table (scrolls sideways)");
+        box.setAttribute("data-scroll-region", "");
+      } else if (box.hasAttribute("data-scroll-region")) {
+        box.removeAttribute("data-scroll-region");
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollableTables();
+  window.addEventListener("resize", markScrollableTables);
 });

@@ -40,6 +40,12 @@ def _bad_request(error: BadRequest):
     return jsonify({"error": str(error)}), 400
 
 
+@bp.errorhandler(400)
+def _refused(error):
+    """Answer a request refused before any endpoint ran (e.g. a NUL character) in JSON too."""
+    return jsonify({"error": getattr(error, "description", None) or "Bad request."}), 400
+
+
 @bp.errorhandler(404)
 def _not_found(_error):
     return jsonify({"error": "There is nothing at this address."}), 404

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
-from .. import charts, exports
+from .. import charts, exports, maps
 from ..auth import gate
 from ..db import get_session
 from ..release_catalog import Catalog, cached_catalog, sort_keys, sort_scores
@@ -22,6 +22,8 @@ bp = Blueprint("public", __name__)
 gate(bp, public=True)
 
 REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
+MAP_CACHE_SIZE = 32
+NO_RELEASE = "No release is published yet; researchers will see data here once a supervisor publishes one."
 
 
 def _releases():
@@ -54,6 +56,16 @@ def _filtered_scores(catalog: Catalog):
     return rows, round_, region
 
 
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _public_error(error):
+    """Answer a bad filter or a missing country/indicator with the reason and a link back."""
+    message = error.description
+    if message == type(error).description:  # Werkzeug's generic text: say it plainly
+        message = "There is nothing at this address." if error.code == 404 else "The request could not be understood."
+    return render_template("error.html", code=error.code, message=message), error.code
+
+
 @bp.app_template_filter("shade")
 def shade_filter(score):
     """Map a score to its CSS shading class."""
@@ -72,10 +84,43 @@ def index():
     if sort not in sort_keys(codebook):
         abort(400, f"Cannot sort by {sort!r}.")
     rows, round_, region = _filtered_scores(catalog)
+    map_round = maps.map_round(rows, round_)
+    _drawn, off_map = maps.split_entries(
+        maps.map_entries(rows, countries=catalog.countries, aggregation=catalog.release.aggregation, round_name=map_round))
     return render_template(
         "public/index.html", release=catalog.release, releases=releases, catalog=catalog,
         rows=sort_scores(rows, sort), sort=sort, round=round_, region=region, regions=REGIONS,
+        map_round=map_round, off_map=off_map,
     )
+
+
+def svg_response(svg: bytes) -> Response:
+    """Answer with an SVG figure under its own policy: inline styles allowed (charts use them), no scripts at all."""
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = charts.SVG_CONTENT_SECURITY_POLICY
+    return response
+
+
+@bp.route("/chart/world.svg")
+def world_chart():
+    """Draw the headline aggregate of one round on a world map (same filters as `/`; latest round by default)."""
+    _releases_list, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    rows, round_, region = _filtered_scores(catalog)
+    map_round = maps.map_round(rows, round_)
+    # The map is large (~800 kB) and a release immutable: draw it once per release and filter.
+    cache = current_app.extensions.setdefault("rightsdb.map_cache", {})
+    key = (catalog.release.id, catalog.release.version, map_round, region)
+    if key not in cache:
+        if len(cache) >= MAP_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        aggregation = catalog.release.aggregation
+        entries = maps.map_entries(rows, countries=catalog.countries, aggregation=aggregation, round_name=map_round)
+        title = f"Aggregate score ({aggregation}), round {map_round or '-'}" + (f", {region}" if region else "")
+        cache[key] = maps.world_map(entries, title=title)
+    return svg_response(cache[key])
 
 
 @bp.route("/chart/aggregates.svg")
@@ -83,7 +128,7 @@ def aggregates_chart():
     """Draw each country-round's headline aggregate as an SVG bar chart (same filters as `/`)."""
     _releases_list, release = _releases()
     if release is None:
-        abort(404)
+        abort(404, NO_RELEASE)
     catalog = _catalog(release)
     rows, round_, region = _filtered_scores(catalog)
     rows = sort_scores(rows, "-" + catalog.release.aggregation)
@@ -95,7 +140,7 @@ def aggregates_chart():
         note += " - synthetic demonstration data"
     title = "Migrant rights in national law: aggregate score" + (f", {round_}" if round_ else "") + (f", {region}" if region else "")
     svg = charts.bar_chart(labels, [r.value(aggregation) for r in rows], title=title, note=note)
-    return Response(svg, mimetype="image/svg+xml")
+    return svg_response(svg)
 
 
 @bp.route("/chart/countries/<iso3>.svg")
@@ -103,7 +148,7 @@ def country_chart(iso3: str):
     """Draw a country's category scores in one round as an SVG bar chart."""
     _releases_list, release = _releases()
     if release is None:
-        abort(404)
+        abort(404, NO_RELEASE)
     catalog = _catalog(release)
     rows = [r for r in catalog.scores if r.iso3 == iso3.upper()]
     round_ = request.args.get("round", "")
@@ -118,7 +163,7 @@ def country_chart(iso3: str):
     if catalog.release.synthetic:
         note += " - synthetic demonstration data"
     svg = charts.bar_chart(labels, [row.categories[c.id] for c in codebook.categories], title=f"{row.name} ({row.iso3}), {row.round}: score by category", note=note)
-    return Response(svg, mimetype="image/svg+xml")
+    return svg_response(svg)
 
 
 @bp.route("/countries/<iso3>")
@@ -126,11 +171,11 @@ def country(iso3: str):
     """Show a country's scores by category and every indicator's answer with its citations."""
     releases, release = _releases()
     if release is None:
-        abort(404)
+        abort(404, NO_RELEASE)
     catalog = _catalog(release)
     iso3 = iso3.upper()
     if iso3 not in catalog.by_country:
-        abort(404)
+        abort(404, f"There is no country {iso3} in release {catalog.release.version}: it may not be coded yet, or be in another release.")
     rows = [r for r in catalog.scores if r.iso3 == iso3]
     records_by_round: dict[str, list[dict]] = {}
     for record in catalog.by_country[iso3]:
@@ -145,10 +190,10 @@ def indicator(indicator_id: str):
     codebook = get_codebook()
     item = codebook.indicators_by_id.get(indicator_id)
     if item is None:
-        abort(404)
+        abort(404, f"There is no indicator {indicator_id} in codebook {codebook.version}.")
     releases, release = _releases()
     if release is None:
-        abort(404)
+        abort(404, NO_RELEASE)
     catalog = _catalog(release)
     records = catalog.by_indicator.get(indicator_id, [])
     return render_template("public/indicator.html", release=catalog.release, releases=releases, catalog=catalog,
@@ -176,7 +221,7 @@ def _table_choice(catalog: Catalog):
 def _table_frame():
     releases, release = _releases()
     if release is None:
-        abort(404)
+        abort(404, NO_RELEASE)
     catalog = _catalog(release)
     choice = _table_choice(catalog)
     return releases, catalog, choice, exports.custom_table(catalog.long(get_codebook()), **choice)
@@ -186,9 +231,12 @@ def _table_frame():
 def table():
     """Build a custom table: pick countries, categories or indicators, see it and download it."""
     releases, catalog, choice, frame = _table_frame()
-    preview = exports.frame_records(frame)
+    # With nothing picked the table is the whole release: offer the download rather than a huge page.
+    picked = any(choice.values())
+    preview = exports.frame_records(frame) if picked else []
     return render_template("public/table.html", release=catalog.release, releases=releases, catalog=catalog,
-                           choice=choice, columns=list(exports.LONG_COLUMNS), rows=preview, query=request.query_string.decode())
+                           choice=choice, picked=picked, total=len(catalog.records), columns=list(exports.LONG_COLUMNS), rows=preview,
+                           query=request.query_string.decode())
 
 
 def _download_name(catalog: Catalog, extension: str) -> str:

@@ -5,19 +5,19 @@ Reconciliation pages live in `supervisor_reconcile`, on the same blueprint and b
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import assignments, reconciliation, reliability_report
+from .. import assignments, charts, reconciliation, reliability_report
 from ..auth import gate
 from ..db import get_session
 from ..errors import DomainError, InvalidInput, NotFound
 from ..reliability import Thresholds
-from ..web import get_codebook
+from ..web import get_codebook, parse_row_id
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 gate(bp, "supervisor", "admin")
@@ -126,10 +126,10 @@ def assign(round_id: int):
 
 def _int(raw: str | None) -> int:
     """Parse a coder id from the form, or raise InvalidInput."""
-    try:
-        return int(raw or "")
-    except ValueError:
-        raise InvalidInput("Choose a coder.", [("coder", "required")]) from None
+    value = parse_row_id(raw)
+    if value is None:
+        raise InvalidInput("Choose a coder.", [("coder", "required")])
+    return value
 
 
 @bp.route("/assignments/<int:assignment_id>/reassign", methods=["POST"])
@@ -187,10 +187,21 @@ def _report(round_id: int | None):
     return reliability_report.build_report(session=get_session(), codebook=get_codebook(), thresholds=thresholds, round_id=round_id), thresholds
 
 
+def _round_filter() -> int | None:
+    """Read `?round=ID` (empty: every round); 400 when it names no round (a huge number included)."""
+    raw = request.args.get("round", "").strip()
+    if not raw:
+        return None
+    round_id = parse_row_id(raw)
+    if round_id is None or round_id not in {r.id for r in assignments.list_rounds(session=get_session())}:
+        abort(400, f"Unknown round {raw[:100]!r}.")
+    return round_id
+
+
 @bp.route("/reliability")
 def reliability():
     """Show inter-coder reliability per round, category, indicator and coder pair."""
-    round_id = request.args.get("round", type=int)
+    round_id = _round_filter()
     rows, thresholds = _report(round_id)
     rounds = assignments.list_rounds(session=get_session())
     synthetic = reliability_report.includes_synthetic(session=get_session(), round_id=round_id)
@@ -200,13 +211,38 @@ def reliability():
 @bp.route("/reliability.csv")
 def reliability_csv():
     """Download the reliability report as CSV."""
-    round_id = request.args.get("round", type=int)
+    round_id = _round_filter()
     rows, _thresholds = _report(round_id)
     filename = f"rightsdb-reliability-round-{round_id}.csv" if round_id else "rightsdb-reliability.csv"
     return Response(
         reliability_report.report_csv(rows), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@bp.route("/reliability/<int:round_id>/indicators.svg")
+def reliability_chart(round_id: int):
+    """Draw Krippendorff's alpha per indicator of one round as an SVG bar chart with the cut-offs."""
+    round_ = assignments.get_round(session=get_session(), round_id=round_id)
+    rows, thresholds = _report(round_id)
+    rows = [r for r in rows if r.level == "indicator"]
+    if not rows:
+        return render_template("error.html", code=404, message="No country of this round has two submitted codings yet."), 404
+    note = "Two independent submitted codings per country; undefined = no variation to measure, not perfect agreement."
+    if reliability_report.includes_synthetic(session=get_session(), round_id=round_id):
+        note += " Synthetic demonstration data."
+    svg = charts.reliability_chart(
+        [_short(f"{r.key} {r.label}") for r in rows], [r.krippendorff_alpha for r in rows], [r.rating for r in rows],
+        red=thresholds.red, amber=thresholds.amber, title=f"Round {round_.name}: Krippendorff's alpha per indicator", note=note,
+    )
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = charts.SVG_CONTENT_SECURITY_POLICY
+    return response
+
+
+def _short(label: str, limit: int = 48) -> str:
+    """Shorten a chart label to `limit` characters, marking the cut."""
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
 from . import supervisor_reconcile  # noqa: E402,F401  (registers the reconciliation routes on bp)

@@ -10,7 +10,7 @@ from .. import assignments, reconciliation
 from ..db import get_session
 from ..errors import Conflict, DomainError, InvalidInput
 from ..models import Country, Round
-from ..web import get_codebook
+from ..web import get_codebook, parse_row_id
 from .supervisor import bp, fail
 
 
@@ -54,8 +54,8 @@ def _posted_choice() -> dict:
     """Read the reconciliation form fields (shared by deciding and correcting)."""
     citations = []
     for raw in request.form.getlist("citations"):
-        if raw.isdigit():
-            citations.append(int(raw))
+        if parse_row_id(raw) is not None:
+            citations.append(parse_row_id(raw))
     return {
         "choice": request.form.get("choice", ""),
         "value": request.form.get("value") or None,
@@ -124,7 +124,7 @@ def correct(country_round_id: int, indicator_id: str):
     try:
         reconciliation.correct(
             session=session, codebook=get_codebook(), decision_id=review.decision.id,
-            expected_version=int(version) if version.isdigit() else -1, actor_id=current_user.id, **posted,
+            expected_version=-1 if parse_row_id(version) is None else parse_row_id(version), actor_id=current_user.id, **posted,
         )
     except InvalidInput as exc:
         session.rollback()
