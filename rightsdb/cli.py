@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 from sqlmodel import Session
@@ -26,8 +28,15 @@ def _app():
         sys.exit(2)
 
 
-def _session(app) -> Session:
-    return Session(app.extensions["rightsdb.engine"], expire_on_commit=False)
+@contextmanager
+def _session(app) -> Iterator[Session]:
+    """Open a session for one command and release the engine's connections when it ends."""
+    engine = app.extensions["rightsdb.engine"]
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @click.group()

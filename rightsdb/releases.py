@@ -273,8 +273,10 @@ def publish_release(
     if session.exec(select(Release.id).where(Release.version == version)).first() is not None:
         raise Conflict(f"Release {version} already exists; releases are immutable, publish a new version.")
     folder = Path(exports_dir) / version
-    if folder.exists():
-        raise Conflict(f"The folder {folder} already exists; remove it or choose another version.")
+    # No release row has this version (checked above), so a folder or temporary folder under its name
+    # can only be left by a build that was killed before its transaction committed: never published,
+    # never served. Remove it so that the same version can be built again.
+    discard_release_files(exports_dir=exports_dir, version=version)
     rows = collect_final(session=session, codebook=codebook, synthetic=synthetic, scheme_id=scheme.id)
     if not rows:
         kind = "synthetic" if synthetic else "real"
@@ -315,8 +317,10 @@ def publish_release(
 
 
 def discard_release_files(*, exports_dir: str | Path, version: str) -> None:
-    """Remove a release folder whose database transaction failed to commit."""
+    """Remove the folder (and any temporary folders) of a release whose transaction did not commit."""
     shutil.rmtree(Path(exports_dir) / version, ignore_errors=True)
+    for leftover in Path(exports_dir).glob(f".{version}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def verify_release(*, session: Session, codebook: Codebook, exports_dir: str | Path, release: Release) -> list[str]:

@@ -137,6 +137,23 @@ def test_a_build_that_fails_midway_leaves_no_folder_and_no_row(tiny_session, boo
     assert tiny_session.exec(select(ReleaseAnswer)).all() == []
 
 
+def test_files_left_by_a_build_killed_before_commit_are_replaced(tiny_session, book, exports_dir):
+    """A folder renamed into place by a process killed before its commit has no release row: rebuild it."""
+    make_golden_data(tiny_session, book)
+    tiny_session.commit()
+    orphan = exports_dir / "1.0.0"
+    (orphan / "data").mkdir(parents=True)
+    (orphan / "data" / "long.csv").write_text("half-written", encoding="utf-8")
+    partial = exports_dir / ".1.0.0.abc123.partial"
+    partial.mkdir()
+    release = publish(tiny_session, book, exports_dir, synthetic=True)
+    assert (orphan / "data" / "long.csv").read_text(encoding="utf-8") != "half-written"
+    assert not partial.exists()
+    assert verify_release(session=tiny_session, codebook=book, exports_dir=exports_dir, release=release) == []
+    with pytest.raises(Conflict):
+        publish(tiny_session, book, exports_dir, synthetic=True)  # a published version is never rebuilt
+
+
 def test_rebuild_gives_identical_files_and_verify_finds_tampering(tiny_session, book, exports_dir, tmp_path):
     make_golden_data(tiny_session, book)
     tiny_session.commit()
