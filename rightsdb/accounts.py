@@ -22,9 +22,14 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
+MAX_PASSWORD_LENGTH = 200
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", [("password", "too short")])
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password must have at most {MAX_PASSWORD_LENGTH} characters.", [("password", "too long")])
 
 
 def create_user(*, session: Session, email: str, name: str, role: str, password: str, actor_id: int | None = None) -> User:

@@ -362,9 +362,15 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
         .where(DecisionCitation.decision_id.in_([d.id for d in decisions]))  # type: ignore[attr-defined]
         .order_by(Citation.position, Citation.id)
     ).all()
+    # An agreed value keeps both coders' citations; when they cite the same provision with the same
+    # text, the coder of the new round should see it once, not twice.
     citations_by_decision: dict[int, list[Citation]] = {}
+    seen: set[tuple] = set()
     for decision_id, citation in standing:
-        citations_by_decision.setdefault(decision_id, []).append(citation)
+        key = (decision_id, citation.source_id, citation.pinpoint, citation.url, citation.excerpt, citation.translation)
+        if key not in seen:
+            seen.add(key)
+            citations_by_decision.setdefault(decision_id, []).append(citation)
     stored = {a.indicator_id: a for a in assignment.answers}
     filled = 0
     for decision in sorted(decisions, key=lambda d: d.indicator_id):

@@ -12,7 +12,7 @@ from rightsdb import coding
 from rightsdb.citations import CitationInput, SourceInput, create_source, edit_source, url_problem
 from rightsdb.coding import AnswerInput
 from rightsdb.errors import Forbidden, InvalidInput, NotFound
-from rightsdb.models import Answer, AuditEvent, Citation, ConflictCopy, LegalSource
+from rightsdb.models import Answer, AuditEvent, Citation, ConflictCopy, Decision, DecisionCitation, LegalSource
 from tests.factories import fill_assignment, make_country, make_source
 from tests.factories_coding import make_final_round, make_pair
 
@@ -255,6 +255,30 @@ def test_carry_forward_copies_final_values_into_unanswered_indicators(session, c
     session.commit()
     answers = {x.indicator_id: x for x in _load(session, a).answers}
     assert not answers[first].carried_forward and not answers[second].carried_forward
+
+
+def test_carry_forward_copies_a_citation_both_coders_gave_only_once(session, codebook):
+    """An agreed value keeps both coders' citations; identical ones are carried into the next round once."""
+    _a_user, _b_user, old_cr, _old_a, old_b = make_pair(session, codebook, round_name="2020", reference_date=date(2020, 1, 1))
+    first = codebook.indicator_ids[0]
+    standing = make_final_round(session, codebook, old_cr, {first: "provided"})
+    twin_answer = Answer(assignment_id=old_b.id, indicator_id=first, value="provided", codebook_version=codebook.version)
+    session.add(twin_answer)
+    session.flush()
+    original = standing[first]
+    twin = Citation(answer_id=twin_answer.id, source_id=original.source_id, pinpoint=original.pinpoint, excerpt=original.excerpt,
+                    translation=original.translation)
+    other = Citation(answer_id=twin_answer.id, source_id=original.source_id, pinpoint="Art. 99", excerpt="Another provision")
+    session.add_all([twin, other])
+    session.flush()
+    decision = session.exec(select(Decision).where(Decision.country_round_id == old_cr.id)).one()
+    session.add_all([DecisionCitation(decision_id=decision.id, citation_id=twin.id), DecisionCitation(decision_id=decision.id, citation_id=other.id)])
+    _c, _d, _cr, a, _b = make_pair(session, codebook, round_name="2026")
+    session.commit()
+    coding.carry_forward(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
+    session.commit()
+    carried = {x.indicator_id: x for x in _load(session, a).answers}[first].citations
+    assert sorted(c.pinpoint for c in carried) == sorted([original.pinpoint, "Art. 99"])
 
 
 def test_carry_forward_needs_an_earlier_final_round(session, codebook):

@@ -184,3 +184,14 @@ def test_production_cookies_are_secure(db_url, tmp_path):
     response = app.test_client().get("/login")
     assert "max-age" in response.headers["Strict-Transport-Security"]
     app.extensions["rightsdb.engine"].dispose()
+
+
+def test_passwords_are_bounded_on_every_path(app, session):
+    from rightsdb.errors import InvalidInput
+
+    admin = make_user(session, "admin")
+    coder = make_user(session, "coder")
+    with pytest.raises(InvalidInput, match="at most 200"):
+        accounts.set_password(session=session, user=coder, password="x" * 201, actor_id=admin.id)
+    with pytest.raises(InvalidInput, match="at least 10"):
+        accounts.set_password(session=session, user=coder, password="short", actor_id=admin.id)
