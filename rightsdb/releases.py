@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from . import scoring
@@ -56,34 +57,32 @@ class ReleaseInputs:
     countries: dict[str, dict]
 
 
-def _citation_record(citation: Citation, source: LegalSource) -> dict:
-    """Freeze one standing citation as plain JSON values."""
-    return {
-        "instrument_type": source.instrument_type,
-        "title": source.title,
-        "pinpoint": citation.pinpoint,
-        "url": citation.url or source.url,
-        "date_in_force": source.date_in_force.isoformat() if source.date_in_force else "",
-        "language": source.language,
-        "excerpt": citation.excerpt,
-        "translation": citation.translation,
-    }
+#: The columns of a snapshot row (release_answers), as collect_final returns them.
+SNAPSHOT_COLUMNS = (
+    "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
+    "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "citations",
+)
+INSERT_CHUNK = 5000
 
 
-def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, scheme_id: str | None = None) -> list[ReleaseAnswer]:
-    """Return unsaved ReleaseAnswer rows for every final country-round of one kind (real or synthetic)."""
+def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, scheme_id: str | None = None) -> list[dict]:
+    """Return the snapshot rows (plain dicts of SNAPSHOT_COLUMNS) of every final country-round of one kind."""
     scheme = codebook.scheme(scheme_id)
+    # Plain columns, never ORM entities: at world scale building objects costs far more than the queries.
     country_rounds = session.exec(
-        select(CountryRound, Round, Country)
+        select(CountryRound.id, CountryRound.country_iso3, Round.name, Round.reference_date)
         .join(Round, Round.id == CountryRound.round_id)
         .join(Country, Country.iso3 == CountryRound.country_iso3)
         .where(CountryRound.finalized_at.is_not(None), Country.synthetic == synthetic)  # type: ignore[union-attr]
     ).all()
     if not country_rounds:
         return []
-    by_id = {cr.id: (cr, round_) for cr, round_, _country in country_rounds}
+    by_id = {cr_id: (iso3, name, reference_date) for cr_id, iso3, name, reference_date in country_rounds}
     ids = list(by_id)
-    decisions = session.exec(select(Decision).where(Decision.country_round_id.in_(ids))).all()  # type: ignore[attr-defined]
+    decisions = session.exec(
+        select(Decision.id, Decision.country_round_id, Decision.indicator_id, Decision.value, Decision.groups, Decision.outcome, Decision.reason)
+        .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
+    ).all()
     coder_answers: dict[tuple[int, str, str], str | None] = {}
     for slot, cr_id, indicator_id, value in session.exec(
         select(Assignment.slot, Assignment.country_round_id, Answer.indicator_id, Answer.value)
@@ -92,52 +91,71 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     ).all():
         coder_answers[(cr_id, slot, indicator_id)] = value
     citations: dict[int, list[dict]] = defaultdict(list)
-    for decision_id, citation, source in session.exec(
-        select(DecisionCitation.decision_id, Citation, LegalSource)
+    for decision_id, pinpoint, url, excerpt, translation, instrument_type, title, source_url, date_in_force, language in session.exec(
+        select(
+            DecisionCitation.decision_id, Citation.pinpoint, Citation.url, Citation.excerpt, Citation.translation,
+            LegalSource.instrument_type, LegalSource.title, LegalSource.url, LegalSource.date_in_force, LegalSource.language,
+        )
         .join(Citation, Citation.id == DecisionCitation.citation_id)
         .join(LegalSource, LegalSource.id == Citation.source_id)
         .join(Decision, Decision.id == DecisionCitation.decision_id)
         .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
         .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
-    ).all():
-        citations[decision_id].append(_citation_record(citation, source))
+    ):
+        # Freeze each standing citation as plain JSON values.
+        citations[decision_id].append(
+            {
+                "instrument_type": instrument_type,
+                "title": title,
+                "pinpoint": pinpoint,
+                "url": url or source_url,
+                "date_in_force": date_in_force.isoformat() if date_in_force else "",
+                "language": language,
+                "excerpt": excerpt,
+                "translation": translation,
+            }
+        )
+    indicators = codebook.indicators_by_id
+    values: dict[str | None, tuple[int | None, float | None]] = {}
     rows = []
-    for decision in decisions:
-        indicator = codebook.indicators_by_id.get(decision.indicator_id)
+    for decision_id, cr_id, indicator_id, value, groups, outcome, reason in decisions:
+        indicator = indicators.get(indicator_id)
         if indicator is None:
-            raise InvalidInput(f"Indicator {decision.indicator_id} of a final country-round is not in codebook {codebook.version}.")
-        cr, round_ = by_id[decision.country_round_id]
+            raise InvalidInput(f"Indicator {indicator_id} of a final country-round is not in codebook {codebook.version}.")
+        iso3, round_name, reference_date = by_id[cr_id]
+        if value not in values:
+            values[value] = (scoring.binary_value(value), scoring.indicator_score(value, scheme))
+        binary, score = values[value]
         rows.append(
-            ReleaseAnswer(
-                release_id=0,
-                country_iso3=cr.country_iso3,
-                round_name=round_.name,
-                reference_date=round_.reference_date,
-                indicator_id=decision.indicator_id,
-                category_id=indicator.category,
-                answer=decision.value,
-                groups=sorted(decision.groups or []),
-                binary=scoring.binary_value(decision.value),
-                score=scoring.indicator_score(decision.value, scheme),
-                coder_a_answer=coder_answers.get((cr.id, "A", decision.indicator_id)),
-                coder_b_answer=coder_answers.get((cr.id, "B", decision.indicator_id)),
-                outcome=decision.outcome,
-                reason=decision.reason,
-                citations=citations.get(decision.id, []),
-            )
+            {
+                "country_iso3": iso3,
+                "round_name": round_name,
+                "reference_date": reference_date,
+                "indicator_id": indicator_id,
+                "category_id": indicator.category,
+                "answer": value,
+                "groups": sorted(groups or []),
+                "binary": binary,
+                "score": score,
+                "coder_a_answer": coder_answers.get((cr_id, "A", indicator_id)),
+                "coder_b_answer": coder_answers.get((cr_id, "B", indicator_id)),
+                "outcome": outcome,
+                "reason": reason,
+                "citations": citations.get(decision_id, []),
+            }
         )
     order = {ident: n for n, ident in enumerate(codebook.indicator_ids)}
-    rows.sort(key=lambda r: (r.country_iso3, r.round_name, order[r.indicator_id]))
+    rows.sort(key=lambda r: (r["country_iso3"], r["round_name"], order[r["indicator_id"]]))
     return rows
 
 
-def describe_changes(previous: list[ReleaseAnswer] | None, current: list[ReleaseAnswer], *, previous_version: str | None) -> str:
+def describe_changes(previous: list[dict] | None, current: list[dict], *, previous_version: str | None) -> str:
     """Write the changelog: country-rounds added or removed and values changed since the previous release."""
     if previous is None:
         return "First release."
 
     def keyed(rows):
-        return {(r.country_iso3, r.round_name, r.indicator_id): r for r in rows}
+        return {(r["country_iso3"], r["round_name"], r["indicator_id"]): r for r in rows}
 
     old, new = keyed(previous), keyed(current)
     old_crs = {(k[0], k[1]) for k in old}
@@ -145,9 +163,9 @@ def describe_changes(previous: list[ReleaseAnswer] | None, current: list[Release
     added = sorted(new_crs - old_crs)
     removed = sorted(old_crs - new_crs)
     changed = [
-        f"  - {k[0]} {k[1]} {k[2]}: {old[k].answer}{_groups(old[k])} -> {new[k].answer}{_groups(new[k])}"
+        f"  - {k[0]} {k[1]} {k[2]}: {old[k]['answer']}{_groups(old[k])} -> {new[k]['answer']}{_groups(new[k])}"
         for k in sorted(set(old) & set(new))
-        if (old[k].answer, list(old[k].groups)) != (new[k].answer, list(new[k].groups))
+        if (old[k]["answer"], list(old[k]["groups"])) != (new[k]["answer"], list(new[k]["groups"]))
     ]
     lines = [f"Changes since {previous_version}:"]
     lines.append("- Country-rounds added: " + (", ".join(f"{i} {r}" for i, r in added) if added else "none"))
@@ -157,8 +175,8 @@ def describe_changes(previous: list[ReleaseAnswer] | None, current: list[Release
     return "\n".join(lines)
 
 
-def _groups(row: ReleaseAnswer) -> str:
-    return f" ({';'.join(row.groups)})" if row.groups else ""
+def _groups(row: dict) -> str:
+    return f" ({';'.join(row['groups'])})" if row["groups"] else ""
 
 
 def list_releases(*, session: Session) -> list[Release]:
@@ -185,34 +203,49 @@ def release_rows(*, session: Session, release: Release) -> list[ReleaseAnswer]:
     return list(session.exec(select(ReleaseAnswer).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id)).all())
 
 
-def release_inputs(*, session: Session, release: Release) -> ReleaseInputs:
-    """Load a release's snapshot as plain records plus the facts about its countries (two queries)."""
-    rows = release_rows(session=session, release=release)
-    isos = sorted({r.country_iso3 for r in rows})
+def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
+    """Return the snapshot rows of a release as plain dicts of SNAPSHOT_COLUMNS, in id order (one query)."""
+    columns = [getattr(ReleaseAnswer, name) for name in SNAPSHOT_COLUMNS]
+    result = session.exec(select(*columns).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id))  # type: ignore[arg-type]
+    return [dict(zip(SNAPSHOT_COLUMNS, row)) for row in result.all()]
+
+
+def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> ReleaseInputs:
+    """Turn snapshot rows into plain records plus the facts about their countries (one query)."""
+    isos = sorted({r["country_iso3"] for r in rows})
     countries = {
-        c.iso3: {"iso3": c.iso3, "iso2": c.iso2, "numeric": c.numeric or "", "name": c.name, "region": c.region, "synthetic": c.synthetic}
-        for c in (session.exec(select(Country).where(Country.iso3.in_(isos))).all() if isos else [])  # type: ignore[attr-defined]
+        iso3: {"iso3": iso3, "iso2": iso2, "numeric": numeric or "", "name": name, "region": region, "synthetic": synthetic}
+        for iso3, iso2, numeric, name, region, synthetic in (
+            session.exec(select(Country.iso3, Country.iso2, Country.numeric, Country.name, Country.region, Country.synthetic).where(Country.iso3.in_(isos))).all()  # type: ignore[attr-defined]
+            if isos
+            else []
+        )
     }
     records = [
         {
-            "iso3": r.country_iso3,
-            "round": r.round_name,
-            "reference_date": r.reference_date.isoformat(),
-            "category": r.category_id,
-            "indicator": r.indicator_id,
-            "answer": r.answer,
-            "groups": list(r.groups),
-            "binary": r.binary,
-            "score": r.score,
-            "coder_a_answer": r.coder_a_answer,
-            "coder_b_answer": r.coder_b_answer,
-            "outcome": r.outcome,
-            "reason": r.reason,
-            "citations": list(r.citations),
+            "iso3": r["country_iso3"],
+            "round": r["round_name"],
+            "reference_date": r["reference_date"].isoformat(),
+            "category": r["category_id"],
+            "indicator": r["indicator_id"],
+            "answer": r["answer"],
+            "groups": list(r["groups"]),
+            "binary": r["binary"],
+            "score": r["score"],
+            "coder_a_answer": r["coder_a_answer"],
+            "coder_b_answer": r["coder_b_answer"],
+            "outcome": r["outcome"],
+            "reason": r["reason"],
+            "citations": list(r["citations"]),
         }
         for r in rows
     ]
     return ReleaseInputs(release=release, records=records, countries=countries)
+
+
+def release_inputs(*, session: Session, release: Release) -> ReleaseInputs:
+    """Load a release's snapshot as plain records plus the facts about its countries (two queries)."""
+    return snapshot_inputs(session=session, release=release, rows=snapshot_rows(session=session, release=release))
 
 
 def _pause_for_crash_test(temporary: Path) -> None:
@@ -282,7 +315,7 @@ def publish_release(
         kind = "synthetic" if synthetic else "real"
         raise InvalidInput(f"There are no final {kind} country-rounds to release.")
     previous = next((r for r in list_releases(session=session) if r.synthetic == synthetic), None)
-    previous_rows = release_rows(session=session, release=previous) if previous else None
+    previous_rows = snapshot_rows(session=session, release=previous) if previous else None
     release = Release(
         version=version,
         title=title.strip() or f"Release {version}",
@@ -297,11 +330,15 @@ def publish_release(
     )
     session.add(release)
     session.flush()
-    for row in rows:
-        row.release_id = release.id
-    session.add_all(rows)
-    session.flush()
-    _write_atomically(folder, release_inputs(session=session, release=release), codebook, progress)
+    # Core bulk insert in chunks: no ORM objects for the snapshot, whose rows the files are built from.
+    connection = session.connection()
+    for start in range(0, len(rows), INSERT_CHUNK):
+        connection.execute(insert(ReleaseAnswer.__table__), [{"release_id": release.id, **row} for row in rows[start:start + INSERT_CHUNK]])  # type: ignore[attr-defined]
+    count = len(rows)
+    inputs = snapshot_inputs(session=session, release=release, rows=rows)
+    # The records hold everything the files need: free the snapshot dicts before the (memory-hungry) files.
+    del rows, previous_rows
+    _write_atomically(folder, inputs, codebook, progress)
     release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
     session.add(release)
     record_event(
@@ -310,7 +347,7 @@ def publish_release(
         action="release.publish",
         entity="release",
         entity_id=version,
-        new={"version": version, "synthetic": synthetic, "rows": len(rows), "scheme": scheme.id, "aggregation": aggregation},
+        new={"version": version, "synthetic": synthetic, "rows": count, "scheme": scheme.id, "aggregation": aggregation},
     )
     session.flush()
     return release
