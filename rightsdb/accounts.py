@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import timedelta
@@ -64,7 +65,7 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         # Spend the same time as a real check so response timing does not reveal which emails exist.
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
@@ -72,7 +73,10 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     return user
 
 
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """Return a real hash to check unknown users against, computed on first use rather than at import."""
+    return generate_password_hash("not-a-real-password")
 
 
 def set_password(*, session: Session, user: User, password: str, actor_id: int | None, action: str = "user.password_change") -> None:

@@ -202,6 +202,33 @@ def carry_forward(assignment_id: int):
     return redirect(url_for(".assignment", assignment_id=record.id), 303)
 
 
+def _save_source(record, form, save, message):
+    """Run one legal-source save for the coder's assignment; return the redirect, or None to re-show the form.
+
+    Shared by adding and editing a source: a submitted assignment is read-only, field problems from the
+    domain go next to their field, and the view commits once.
+    """
+    session = get_session()
+    if record.status == "submitted":
+        flash(READ_ONLY, "error")
+        return redirect(url_for(".sources", assignment_id=record.id), 303)
+    if not form.validate():
+        return None
+    try:
+        source = save(
+            session=session, codebook=get_codebook(), country_iso3=record.country_round.country_iso3,
+            source=read_source(form), user_id=current_user.id, country_round_id=record.country_round_id,
+        )
+        session.commit()
+    except InvalidInput as exc:
+        session.rollback()
+        for name, message_text in exc.problems:
+            getattr(form, name).errors.append(message_text)
+        return None
+    flash(message(source), "success")
+    return redirect(url_for(".sources", assignment_id=record.id), 303)
+
+
 @bp.route("/assignments/<int:assignment_id>/sources", methods=["GET", "POST"])
 def sources(assignment_id: int):
     """List the country's legal sources and add one."""
@@ -211,23 +238,9 @@ def sources(assignment_id: int):
     form = source_form_class(codebook)()
     status = 200
     if request.method == "POST":
-        if record.status == "submitted":
-            flash(READ_ONLY, "error")
-            return redirect(url_for(".sources", assignment_id=record.id), 303)
-        if form.validate():
-            try:
-                source = citations.create_source(
-                    session=session, codebook=codebook, country_iso3=record.country_round.country_iso3,
-                    source=read_source(form), user_id=current_user.id, country_round_id=record.country_round_id,
-                )
-                session.commit()
-            except InvalidInput as exc:
-                session.rollback()
-                for name, message in exc.problems:
-                    getattr(form, name).errors.append(message)
-            else:
-                flash(f"Legal source added: {source.title}", "success")
-                return redirect(url_for(".sources", assignment_id=record.id), 303)
+        done = _save_source(record, form, lambda **kw: citations.create_source(**kw), lambda source: f"Legal source added: {source.title}")
+        if done is not None:
+            return done
         status = 422
     rows = citations.list_sources(session=session, country_iso3=record.country_round.country_iso3)
     return render_template("coder/sources.html", assignment=record, country_round=record.country_round, sources=rows, form=form), status
@@ -245,23 +258,9 @@ def edit_source(assignment_id: int, source_id: int):
     form = source_form_class(codebook)(obj=existing[source_id])
     status = 200
     if request.method == "POST":
-        if record.status == "submitted":
-            flash(READ_ONLY, "error")
-            return redirect(url_for(".sources", assignment_id=record.id), 303)
-        if form.validate():
-            try:
-                citations.edit_source(
-                    session=session, codebook=codebook, country_iso3=record.country_round.country_iso3, source_id=source_id,
-                    source=read_source(form), user_id=current_user.id, country_round_id=record.country_round_id,
-                )
-                session.commit()
-            except InvalidInput as exc:
-                session.rollback()
-                for name, message in exc.problems:
-                    getattr(form, name).errors.append(message)
-            else:
-                flash("Legal source saved.", "success")
-                return redirect(url_for(".sources", assignment_id=record.id), 303)
+        done = _save_source(record, form, lambda **kw: citations.edit_source(source_id=source_id, **kw), lambda _source: "Legal source saved.")
+        if done is not None:
+            return done
         status = 422
     return render_template(
         "coder/source_edit.html", assignment=record, country_round=record.country_round, source=existing[source_id], form=form

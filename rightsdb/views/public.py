@@ -135,13 +135,17 @@ def aggregates_chart():
     aggregation = catalog.release.aggregation
     multi_round = len({r.round for r in rows}) > 1
     labels = [f"{r.name} ({r.iso3}){' ' + r.round if multi_round else ''}" for r in rows]
-    note = f"rightsdb release {catalog.release.version}, scheme {catalog.release.scheme}, aggregate {aggregation}"
-    if catalog.release.synthetic:
-        note += " - synthetic demonstration data"
+    note = _chart_note(catalog.release, f"aggregate {aggregation}")
     title = "Migrant rights in national law: aggregate score" + (f", {round_}" if round_ else "") + (f", {region}" if region else "")
     svg = charts.bar_chart(labels, [r.value(aggregation) for r in rows], title=title, note=note)
     return svg_response(svg)
 
+
+
+def _chart_note(release, *details: str) -> str:
+    """Return the provenance line printed under every chart of a release (marks synthetic data)."""
+    note = ", ".join([f"rightsdb release {release.version}", f"scheme {release.scheme}", *details])
+    return note + (" - synthetic demonstration data" if release.synthetic else "")
 
 @bp.route("/chart/countries/<iso3>.svg")
 def country_chart(iso3: str):
@@ -159,9 +163,7 @@ def country_chart(iso3: str):
     row = rows[-1]
     codebook = get_codebook()
     labels = [c.name for c in codebook.categories]
-    note = f"rightsdb release {catalog.release.version}, scheme {catalog.release.scheme}"
-    if catalog.release.synthetic:
-        note += " - synthetic demonstration data"
+    note = _chart_note(catalog.release)
     svg = charts.bar_chart(labels, [row.categories[c.id] for c in codebook.categories], title=f"{row.name} ({row.iso3}), {row.round}: score by category", note=note)
     return svg_response(svg)
 
