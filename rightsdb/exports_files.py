@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 
 from . import scoring
 from .codebook import ANSWER_CODES, Codebook
-from .exports import LONG_COLUMNS, csv_bytes, release_tables, xlsx_bytes
+from .exports import LONG_COLUMNS, csv_bytes, release_tables, write_xlsx, xlsx_sheets
 
 XLSX_NAME = "data/release.xlsx"
 #: Files whose bytes change on every save; they hold the same data as the verified CSV files.
@@ -281,22 +282,30 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
         sizes[name] = len(data)
         report(name)
 
-    for name, frame in tables.items():
-        put(f"data/{name}.csv", csv_bytes(frame))
-    put(XLSX_NAME, xlsx_bytes(tables))
-    labels = {**LONG_COLUMNS, **{c.id: c.name for c in codebook.categories}, **{a.id: a.label for a in codebook.scoring.aggregations}}
-    for name in STATA_TABLES:
-        path = folder / f"data/{name}.dta"
-        _write_stata(path, tables[name], release=release, codebook=codebook, descriptions=labels)
-        hashes[path.relative_to(folder).as_posix()] = sha256_file(path)
-        sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
-        report(path.relative_to(folder).as_posix())
-    for name in PARQUET_TABLES:
-        path = folder / f"data/{name}.parquet"
-        _write_parquet(path, tables[name])
-        hashes[path.relative_to(folder).as_posix()] = sha256_file(path)
-        sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
-        report(path.relative_to(folder).as_posix())
+    def written_file(name: str) -> None:
+        path = folder / name
+        hashes[name] = sha256_file(path)
+        sizes[name] = path.stat().st_size
+        report(name)
+
+    (folder / XLSX_NAME).parent.mkdir(parents=True, exist_ok=True)
+    # The workbook is made by pyarrow kernels and zlib, which release the GIL: on a second core it is
+    # written while this thread writes the CSV, Stata and Parquet files (it took longer than all of them).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsdb-xlsx") as pool:
+        # Leaving this block waits for the workbook, also after an error here, so that no thread is
+        # still writing into a folder the caller is about to remove.
+        workbook = pool.submit(write_xlsx, folder / XLSX_NAME, xlsx_sheets(tables))
+        for name, frame in tables.items():
+            put(f"data/{name}.csv", csv_bytes(frame))
+        labels = {**LONG_COLUMNS, **{c.id: c.name for c in codebook.categories}, **{a.id: a.label for a in codebook.scoring.aggregations}}
+        for name in STATA_TABLES:
+            _write_stata(folder / f"data/{name}.dta", tables[name], release=release, codebook=codebook, descriptions=labels)
+            written_file(f"data/{name}.dta")
+        for name in PARQUET_TABLES:
+            _write_parquet(folder / f"data/{name}.parquet", tables[name])
+            written_file(f"data/{name}.parquet")
+    workbook.result()  # the workbook's own error, if it failed
+    written_file(XLSX_NAME)
     reproducible = {k: v for k, v in hashes.items() if k not in NOT_REPRODUCIBLE}
     package = datapackage(release, codebook, tables, reproducible, sizes)
     put("datapackage.json", (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

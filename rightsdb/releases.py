@@ -11,6 +11,7 @@ failed build leaves no partial release (and the caller, which has not committed,
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from . import scoring
@@ -79,29 +82,39 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
         return []
     by_id = {cr_id: (iso3, name, reference_date) for cr_id, iso3, name, reference_date in country_rounds}
     ids = list(by_id)
-    decisions = session.exec(
-        select(Decision.id, Decision.country_round_id, Decision.indicator_id, Decision.value, Decision.groups, Decision.outcome, Decision.reason)
+    # Core rows (no ORM row processing), and each coder's answer joined in SQL: one row per decision.
+    connection = session.connection()
+    slot_a, slot_b = aliased(Assignment), aliased(Assignment)
+    answer_a, answer_b = aliased(Answer), aliased(Answer)
+    decisions = connection.execute(
+        select(Decision.id, Decision.country_round_id, Decision.indicator_id, Decision.value,
+               sa.type_coerce(Decision.groups, sa.String), Decision.outcome, Decision.reason, answer_a.value, answer_b.value)
+        .outerjoin(slot_a, sa.and_(slot_a.country_round_id == Decision.country_round_id, slot_a.slot == "A"))
+        .outerjoin(answer_a, sa.and_(answer_a.assignment_id == slot_a.id, answer_a.indicator_id == Decision.indicator_id))
+        .outerjoin(slot_b, sa.and_(slot_b.country_round_id == Decision.country_round_id, slot_b.slot == "B"))
+        .outerjoin(answer_b, sa.and_(answer_b.assignment_id == slot_b.id, answer_b.indicator_id == Decision.indicator_id))
         .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
     ).all()
-    coder_answers: dict[tuple[int, str, str], str | None] = {}
-    for slot, cr_id, indicator_id, value in session.exec(
-        select(Assignment.slot, Assignment.country_round_id, Answer.indicator_id, Answer.value)
-        .join(Answer, Answer.assignment_id == Assignment.id)
-        .where(Assignment.country_round_id.in_(ids))  # type: ignore[attr-defined]
-    ).all():
-        coder_answers[(cr_id, slot, indicator_id)] = value
-    citations: dict[int, list[dict]] = defaultdict(list)
-    for decision_id, pinpoint, url, excerpt, translation, instrument_type, title, source_url, date_in_force, language in session.exec(
-        select(
-            DecisionCitation.decision_id, Citation.pinpoint, Citation.url, Citation.excerpt, Citation.translation,
-            LegalSource.instrument_type, LegalSource.title, LegalSource.url, LegalSource.date_in_force, LegalSource.language,
+    # A country has a few dozen sources and each is cited many times: read each source once.
+    sources = {
+        source_id: (instrument_type, title, url, date_in_force.isoformat() if date_in_force else "", language)
+        for source_id, instrument_type, title, url, date_in_force, language in connection.execute(
+            select(LegalSource.id, LegalSource.instrument_type, LegalSource.title, LegalSource.url, LegalSource.date_in_force, LegalSource.language)
+            .where(LegalSource.id.in_(  # type: ignore[union-attr]
+                select(Citation.source_id).join(DecisionCitation, DecisionCitation.citation_id == Citation.id)
+                .join(Decision, Decision.id == DecisionCitation.decision_id).where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
+            ))
         )
+    }
+    citations: dict[int, list[dict]] = defaultdict(list)
+    for decision_id, source_id, pinpoint, url, excerpt, translation in connection.execute(
+        select(DecisionCitation.decision_id, Citation.source_id, Citation.pinpoint, Citation.url, Citation.excerpt, Citation.translation)
         .join(Citation, Citation.id == DecisionCitation.citation_id)
-        .join(LegalSource, LegalSource.id == Citation.source_id)
         .join(Decision, Decision.id == DecisionCitation.decision_id)
         .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
         .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
-    ):
+    ).all():
+        instrument_type, title, source_url, date_in_force, language = sources[source_id]
         # Freeze each standing citation as plain JSON values.
         citations[decision_id].append(
             {
@@ -109,16 +122,18 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
                 "title": title,
                 "pinpoint": pinpoint,
                 "url": url or source_url,
-                "date_in_force": date_in_force.isoformat() if date_in_force else "",
+                "date_in_force": date_in_force,
                 "language": language,
                 "excerpt": excerpt,
                 "translation": translation,
             }
         )
     indicators = codebook.indicators_by_id
+    # The groups come as JSON text (parsed once per distinct value: nearly all are "[]").
+    group_lists: dict = {}
     values: dict[str | None, tuple[int | None, float | None]] = {}
     rows = []
-    for decision_id, cr_id, indicator_id, value, groups, outcome, reason in decisions:
+    for decision_id, cr_id, indicator_id, value, groups, outcome, reason, coder_a, coder_b in decisions:
         indicator = indicators.get(indicator_id)
         if indicator is None:
             raise InvalidInput(f"Indicator {indicator_id} of a final country-round is not in codebook {codebook.version}.")
@@ -134,11 +149,11 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
                 "indicator_id": indicator_id,
                 "category_id": indicator.category,
                 "answer": value,
-                "groups": sorted(groups or []),
+                "groups": _group_list(groups, group_lists),
                 "binary": binary,
                 "score": score,
-                "coder_a_answer": coder_answers.get((cr_id, "A", indicator_id)),
-                "coder_b_answer": coder_answers.get((cr_id, "B", indicator_id)),
+                "coder_a_answer": coder_a,
+                "coder_b_answer": coder_b,
                 "outcome": outcome,
                 "reason": reason,
                 "citations": citations.get(decision_id, []),
@@ -147,6 +162,15 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     order = {ident: n for n, ident in enumerate(codebook.indicator_ids)}
     rows.sort(key=lambda r: (r["country_iso3"], r["round_name"], order[r["indicator_id"]]))
     return rows
+
+
+def _group_list(raw, cache: dict) -> list[str]:
+    """Return the sorted migrant groups of a decision from its JSON text (or list), parsing each distinct text once."""
+    if not isinstance(raw, str):
+        return sorted(raw or [])
+    if raw not in cache:
+        cache[raw] = sorted(json.loads(raw) or [])
+    return list(cache[raw])
 
 
 def describe_changes(previous: list[dict] | None, current: list[dict], *, previous_version: str | None) -> str:
