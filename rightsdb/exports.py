@@ -115,9 +115,13 @@ def scores_table(long: pd.DataFrame, *, codebook: Codebook, scheme_id: str) -> p
     """Country-rounds by category score, with both aggregates (category_mean and pooled)."""
     keys = ["iso3", "country", "round", "reference_date"]
     columns = [*keys, *(c.id for c in codebook.categories), *scoring.AGGREGATIONS]
+    # Plain lists grouped in a dict: pandas' groupby over text columns cost ~0.5 s at world scale.
+    answers: dict[tuple, dict[str, str]] = {}
+    for *key, indicator, answer in zip(*(long[name].tolist() for name in (*keys, "indicator", "answer"))):
+        answers.setdefault(tuple(key), {})[indicator] = answer
     rows = []
-    for key, group in long.groupby(keys, sort=True):
-        result = scoring.score_answers(dict(zip(group["indicator"], group["answer"])), codebook=codebook, scheme_id=scheme_id)
+    for key in sorted(answers):
+        result = scoring.score_answers(answers[key], codebook=codebook, scheme_id=scheme_id)
         values = [*result.categories.values(), result.category_mean, result.pooled]
         rows.append([*key, *(None if v is None else round(v, SCORE_DIGITS) for v in values)])
     frame = pd.DataFrame(rows, columns=columns)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import scoring
@@ -86,6 +87,12 @@ def _schema(frame: pd.DataFrame, descriptions: dict[str, str]) -> dict:
     return {"fields": fields}
 
 
+def _longest_utf8(column: pd.Series) -> int:
+    """Return the UTF-8 length in bytes of the longest text of a column (counted by pyarrow, not per value in Python)."""
+    lengths = pc.binary_length(pa.array(column.tolist(), type=pa.large_string()))
+    return int(pc.max(lengths).as_py() or 0)
+
+
 def _write_stata(path: Path, frame: pd.DataFrame, *, release, codebook: Codebook, descriptions: dict[str, str]) -> None:
     """Write a Stata 118 file with variable labels, answer value labels and a fixed time stamp."""
     from pandas.errors import InvalidColumnName
@@ -101,7 +108,7 @@ def _write_stata(path: Path, frame: pd.DataFrame, *, release, codebook: Codebook
         else:
             data[column] = data[column].astype(object).fillna("").astype(str)
     labels = {c: descriptions.get(c, c)[:80] for c in data.columns}
-    strl = [c for c in data.columns if data[c].dtype == object and data[c].map(lambda v: len(v.encode("utf-8"))).max(initial=0) > 2000]
+    strl = [c for c in data.columns if data[c].dtype == object and _longest_utf8(data[c]) > 2000]
     with warnings.catch_warnings():
         # A column name Stata cannot hold would be silently renamed: refuse instead.
         warnings.simplefilter("error", InvalidColumnName)

@@ -25,13 +25,13 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from . import scoring
 from .audit import record_event
 from .codebook import Codebook
+from .db import bulk_insert, json_text
 from .errors import Conflict, InvalidInput, NotFound
 from .models import (
     Answer,
@@ -65,7 +65,6 @@ SNAPSHOT_COLUMNS = (
     "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
     "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "citations",
 )
-INSERT_CHUNK = 5000
 
 
 def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, scheme_id: str | None = None) -> list[dict]:
@@ -88,7 +87,7 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     answer_a, answer_b = aliased(Answer), aliased(Answer)
     decisions = connection.execute(
         select(Decision.id, Decision.country_round_id, Decision.indicator_id, Decision.value,
-               sa.type_coerce(Decision.groups, sa.String), Decision.outcome, Decision.reason, answer_a.value, answer_b.value)
+               sa.cast(Decision.groups, sa.Text), Decision.outcome, Decision.reason, answer_a.value, answer_b.value)
         .outerjoin(slot_a, sa.and_(slot_a.country_round_id == Decision.country_round_id, slot_a.slot == "A"))
         .outerjoin(answer_a, sa.and_(answer_a.assignment_id == slot_a.id, answer_a.indicator_id == Decision.indicator_id))
         .outerjoin(slot_b, sa.and_(slot_b.country_round_id == Decision.country_round_id, slot_b.slot == "B"))
@@ -129,7 +128,7 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
             }
         )
     indicators = codebook.indicators_by_id
-    # The groups come as JSON text (parsed once per distinct value: nearly all are "[]").
+    # The groups come as JSON text, cast in SQL (psycopg would parse every one): parsed once per distinct text.
     group_lists: dict = {}
     values: dict[str | None, tuple[int | None, float | None]] = {}
     rows = []
@@ -234,6 +233,16 @@ def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
     return [dict(zip(SNAPSHOT_COLUMNS, row)) for row in result.all()]
 
 
+def snapshot_answers(*, session: Session, release: Release) -> list[dict]:
+    """Return what the changelog compares of a release's snapshot rows: the keys, the answer and the groups.
+
+    Not the citations: at world scale they are ~100 MB of JSON, and the changelog does not read them.
+    """
+    columns = ("country_iso3", "round_name", "indicator_id", "answer", "groups")
+    result = session.exec(select(*(getattr(ReleaseAnswer, name) for name in columns)).where(ReleaseAnswer.release_id == release.id))  # type: ignore[arg-type]
+    return [dict(zip(columns, row)) for row in result.all()]
+
+
 def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> ReleaseInputs:
     """Turn snapshot rows into plain records plus the facts about their countries (one query)."""
     isos = sorted({r["country_iso3"] for r in rows})
@@ -245,11 +254,12 @@ def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> 
             else []
         )
     }
+    dates = {day: day.isoformat() for day in {r["reference_date"] for r in rows}}
     records = [
         {
             "iso3": r["country_iso3"],
             "round": r["round_name"],
-            "reference_date": r["reference_date"].isoformat(),
+            "reference_date": dates[r["reference_date"]],
             "category": r["category_id"],
             "indicator": r["indicator_id"],
             "answer": r["answer"],
@@ -339,7 +349,7 @@ def publish_release(
         kind = "synthetic" if synthetic else "real"
         raise InvalidInput(f"There are no final {kind} country-rounds to release.")
     previous = next((r for r in list_releases(session=session) if r.synthetic == synthetic), None)
-    previous_rows = snapshot_rows(session=session, release=previous) if previous else None
+    previous_rows = snapshot_answers(session=session, release=previous) if previous else None
     release = Release(
         version=version,
         title=title.strip() or f"Release {version}",
@@ -354,10 +364,12 @@ def publish_release(
     )
     session.add(release)
     session.flush()
-    # Core bulk insert in chunks: no ORM objects for the snapshot, whose rows the files are built from.
-    connection = session.connection()
-    for start in range(0, len(rows), INSERT_CHUNK):
-        connection.execute(insert(ReleaseAnswer.__table__), [{"release_id": release.id, **row} for row in rows[start:start + INSERT_CHUNK]])  # type: ignore[attr-defined]
+    # A bulk load (COPY on PostgreSQL): no ORM objects and no per-row parameter processing for the snapshot.
+    json_columns = {"groups", "citations"}
+    bulk_insert(
+        session.connection(), ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],  # type: ignore[attr-defined]
+        ((release.id, *(json_text(row[c]) if c in json_columns else row[c] for c in SNAPSHOT_COLUMNS)) for row in rows),
+    )
     count = len(rows)
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
     # The records hold everything the files need: free the snapshot dicts before the (memory-hungry) files.
