@@ -293,14 +293,15 @@ def _pause_for_crash_test(temporary: Path) -> None:
         time.sleep(3600)
 
 
-def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None]) -> None:
-    """Build the files in a temporary sibling folder and rename it into place at the end."""
+def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None],
+                      alongside: Callable[[], None] = lambda: None) -> None:
+    """Build the files in a temporary sibling folder and rename it into place at the end (`alongside`: see write_release_files)."""
     from .exports_files import write_release_files
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
-        write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress)
+        write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress, alongside=alongside)
         _pause_for_crash_test(temporary)
         temporary.rename(folder)
     except BaseException:
@@ -364,17 +365,23 @@ def publish_release(
     )
     session.add(release)
     session.flush()
-    # A bulk load (COPY on PostgreSQL): no ORM objects and no per-row parameter processing for the snapshot.
-    json_columns = {"groups", "citations"}
-    bulk_insert(
-        session.connection(), ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],  # type: ignore[attr-defined]
-        ((release.id, *(json_text(row[c]) if c in json_columns else row[c] for c in SNAPSHOT_COLUMNS)) for row in rows),
-    )
     count = len(rows)
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
-    # The records hold everything the files need: free the snapshot dicts before the (memory-hungry) files.
-    del rows, previous_rows
-    _write_atomically(folder, inputs, codebook, progress)
+    del previous_rows
+    connection = session.connection()
+    json_columns = {"groups", "citations"}
+
+    def load_snapshot() -> None:
+        # A bulk load (COPY on PostgreSQL): no ORM objects and no per-row parameter processing. It runs
+        # while the workbook is written on another thread (pyarrow and zlib leave this one the GIL).
+        bulk_insert(
+            connection, ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],  # type: ignore[attr-defined]
+            ((release.id, *(json_text(row[c]) if c in json_columns else row[c] for c in SNAPSHOT_COLUMNS)) for row in rows),
+        )
+        # The records hold everything the files need: free the snapshot dicts before the other files.
+        rows.clear()
+
+    _write_atomically(folder, inputs, codebook, progress, alongside=load_snapshot)
     release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
     session.add(release)
     record_event(
