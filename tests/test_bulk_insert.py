@@ -60,3 +60,29 @@ def test_bulk_insert_of_nothing_writes_nothing(session):
     release = _release(session)
     assert bulk_insert(session.connection(), ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS], iter([])) == 0
     assert session.execute(sa.select(sa.func.count()).select_from(ReleaseAnswer.__table__)).scalar() == 0
+
+
+def test_release_build_pauses_the_cyclic_collector_and_restores_it():
+    import gc
+
+    from rightsdb import releases
+
+    seen = []
+
+    @releases._collector_paused
+    def build():
+        seen.append(gc.isenabled())
+        raise RuntimeError("failed build")
+
+    assert gc.isenabled()
+    try:
+        build()
+    except RuntimeError:
+        pass
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        releases._collector_paused(lambda: None)()
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
