@@ -3,23 +3,83 @@
 A release is immutable, so everything derived from it (scores per country-round, rows by country and
 by indicator, the canonical long table) is computed once per process and kept in a cache the caller
 owns (the app's extensions). Building it costs two queries whatever the number of countries.
+
+Each catalog also carries a small bounded memo (`Catalog.memo`) where the web layer keeps what it
+derives from the release for its pages and API answers: rendered HTML fragments and JSON bodies. It
+lives and dies with the catalog, so a new release (or a rebuilt catalog) never sees stale entries.
+
+At world scale a catalog holds hundreds of thousands of small dicts and lists. Python's cyclic garbage
+collector would walk all of them at every full collection (a pause of a few hundred milliseconds in a
+random request), so a large catalog is built with the collector paused and then moved to the
+collector's permanent generation (`gc.freeze`), where it is never scanned again; plain reference
+counting still frees it when it leaves the cache.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import gc
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
 from . import scoring
 from .codebook import Codebook
 from .models import Release
-from .releases import release_inputs
+from .releases import collector_paused, release_inputs
 
 CACHE_SIZE = 16
+#: Bytes of derived values (HTML fragments, JSON bodies) each catalog's memo may hold.
+MEMO_BYTES = 64 * 2**20
+#: A catalog of at least this many records is frozen out of the garbage collector's reach once built.
+FREEZE_MIN_RECORDS = 5000
+
+V = TypeVar("V")
+
+
+class Memo:
+    """A small cache of values derived from one release, bounded by their total size in bytes.
+
+    `get(key, build, size)` returns the value under `key`, building (and keeping) it on first use;
+    the least recently used values are dropped once the total size exceeds `max_bytes`, and a value
+    bigger than a quarter of the budget is returned without being kept. Safe to share between
+    threads: two threads may build the same value once each, never see a half-built one.
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = MEMO_BYTES if max_bytes is None else max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    def get(self, key: Hashable, build: Callable[[], V], size: Callable[[V], int] = len) -> V:
+        """Return the value under `key`, building it with `build()` (sized by `size(value)`) if missing."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+                return item[0]
+        value = build()
+        nbytes = max(1, size(value))
+        if nbytes <= self.max_bytes // 4:
+            with self._lock:
+                if key not in self._items:
+                    self._items[key] = (value, nbytes)
+                    self.bytes += nbytes
+                while self.bytes > self.max_bytes and self._items:
+                    _key, (_value, dropped) = self._items.popitem(last=False)
+                    self.bytes -= dropped
+        return value
 
 
 @dataclass(frozen=True)
@@ -90,18 +150,37 @@ class Catalog:
     by_country: dict[str, list[dict]] = field(default_factory=dict)
     by_indicator: dict[str, list[dict]] = field(default_factory=dict)
     _long: Any = None
+    memo: Memo = field(default_factory=Memo, repr=False, compare=False)
 
     def long(self, codebook: Codebook):
         """Return the canonical long table of the release (built once, by the export layer)."""
         if self._long is None:
             from .exports import long_table
 
-            self._long = long_table(self.records, countries=self.countries, codebook=codebook)
+            with collector_paused():
+                self._long = long_table(self.records, countries=self.countries, codebook=codebook)
         return self._long
+
+    def sorted_scores(self, key: str) -> list[ScoreRow]:
+        """Return every score row sorted on an allowed key (see `sort_scores`), computed once per key.
+
+        Sorting is stable, so filtering this list gives the same order as sorting the filtered rows.
+        """
+        return self.memo.get(("sorted-scores", key), lambda: sort_scores(self.scores, key), lambda rows: 8 * len(rows) + 64)
+
+    def latest_round(self, records: list[dict] | None = None) -> str | None:
+        """Return the round with the latest reference date among `records` (default: the whole release)."""
+        latest = max(((r["reference_date"], r["round"]) for r in (self.records if records is None else records)), default=None)
+        return None if latest is None else latest[1]
 
 
 def build_catalog(*, session: Session, codebook: Codebook, release: Release) -> Catalog:
     """Derive the public view of a release from its snapshot (two queries)."""
+    with collector_paused():
+        return _build_catalog(session=session, codebook=codebook, release=release)
+
+
+def _build_catalog(*, session: Session, codebook: Codebook, release: Release) -> Catalog:
     inputs = release_inputs(session=session, release=release)
     by_country: dict[str, list[dict]] = defaultdict(list)
     by_indicator: dict[str, list[dict]] = defaultdict(list)
@@ -129,13 +208,29 @@ def build_catalog(*, session: Session, codebook: Codebook, release: Release) -> 
 
 
 def cached_catalog(*, session: Session, codebook: Codebook, release: Release, cache: dict) -> Catalog:
-    """Return the release's catalog from `cache` (keyed by release id), building it on first use."""
+    """Return the release's catalog from `cache` (keyed by release id), building it on first use.
+
+    A large catalog is frozen out of the garbage collector's reach once built (see the module notes).
+    """
     catalog = cache.get(release.id)
-    if catalog is None or catalog.release.version != release.version:
+    if catalog is None or (catalog.release.version, catalog.release.sha256) != (release.version, release.sha256):
+        cache.pop(release.id, None)
         if len(cache) >= CACHE_SIZE:
             cache.pop(next(iter(cache)))
         catalog = cache[release.id] = build_catalog(session=session, codebook=codebook, release=release)
+        if len(catalog.records) >= FREEZE_MIN_RECORDS:
+            freeze_long_lived()
     return catalog
+
+
+def freeze_long_lived() -> None:
+    """Collect garbage, then move every live object to the collector's permanent generation.
+
+    Later collections then skip the catalog's many containers. Frozen objects are still freed by
+    reference counting; only a reference cycle among them would outlive its use (a catalog has none).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def sort_scores(rows: list[ScoreRow], key: str) -> list[ScoreRow]:

@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -311,22 +312,29 @@ def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, p
         raise
 
 
-def _collector_paused(function):
-    """Run `function` with the cyclic garbage collector paused, then restore it (reference counting goes on).
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector inside the block, then restore it (reference counting goes on).
 
     A world-scale build allocates millions of small objects (dicts, strings), none of them in cycles;
-    each full collection would walk all of them again. Paused, the build took about 10% less CPU.
+    each full collection would walk all of them again. Paused, a release build took about 10% less CPU.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _collector_paused(function):
+    """Run `function` inside `collector_paused()`."""
 
     @functools.wraps(function)
     def paused(*args, **kwargs):
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return function(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     return paused
 

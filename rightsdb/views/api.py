@@ -3,11 +3,18 @@
 Every data endpoint takes `?release=VERSION` (default: the latest real release, or the latest
 synthetic one when no real release exists). Filters may be repeated or comma-separated; an unknown
 parameter or a value that does not exist in the release is refused with 400 and a message.
+
+A release is immutable, so the body of each answer about it is built once per normalised choice of
+filters (the same values in any order, repeated or comma-separated, give the same key) and kept in the
+release catalog's bounded memo; later requests get the very same bytes.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from ..auth import gate
 from ..db import get_session
@@ -97,6 +104,12 @@ def _checked(name: str, allowed) -> set[str]:
     return set(values)
 
 
+def _cached_json(catalog: Catalog, key: tuple[Hashable, ...], build: Callable[[], Any]) -> Response:
+    """Answer with the JSON of `build()`, kept as bytes in the catalog's memo under `key` (identical to jsonify)."""
+    body = catalog.memo.get(("api", *key), lambda: current_app.json.response(build()).get_data())
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+
+
 def _envelope(catalog: Catalog, key: str, data) -> dict:
     body = {"release": catalog.release.as_json(), key: data}
     if catalog.release.synthetic:
@@ -147,8 +160,12 @@ def countries():
     """List the countries of a release."""
     catalog = _catalog("countries")
     chosen = _checked("country", catalog.countries)
-    data = [dict(catalog.countries[iso3]) for iso3 in sorted(catalog.countries) if not chosen or iso3 in chosen]
-    return jsonify(_envelope(catalog, "countries", data))
+
+    def build():
+        data = [dict(catalog.countries[iso3]) for iso3 in sorted(catalog.countries) if not chosen or iso3 in chosen]
+        return _envelope(catalog, "countries", data)
+
+    return _cached_json(catalog, ("countries", frozenset(chosen)), build)
 
 
 @bp.route("/indicators")
@@ -173,21 +190,31 @@ def scores():
     rounds = _checked("round", catalog.rounds)
     chosen = _checked("country", catalog.countries)
     categories = _checked("category", get_codebook().categories_by_id)
-    data = []
-    for row in catalog.scores:
-        if (rounds and row.round not in rounds) or (chosen and row.iso3 not in chosen):
-            continue
-        item = row.as_json()
-        if categories:
-            item["categories"] = {k: v for k, v in item["categories"].items() if k in categories}
-        data.append(item)
-    return jsonify(_envelope(catalog, "scores", data))
+
+    def build():
+        data = []
+        for row in catalog.scores:
+            if (rounds and row.round not in rounds) or (chosen and row.iso3 not in chosen):
+                continue
+            item = row.as_json()
+            if categories:
+                item["categories"] = {k: v for k, v in item["categories"].items() if k in categories}
+            data.append(item)
+        return _envelope(catalog, "scores", data)
+
+    return _cached_json(catalog, ("scores", frozenset(rounds), frozenset(chosen), frozenset(categories)), build)
 
 
-def _records(catalog: Catalog) -> list[dict]:
+def _record_filters(catalog: Catalog) -> tuple[frozenset[str], frozenset[str], frozenset[str] | None]:
+    """Return the checked (rounds, countries, indicators or None for all) filters of an answers/matrix request."""
     rounds = _checked("round", catalog.rounds)
     chosen = _checked("country", catalog.countries)
     indicators = _indicator_filter()
+    return frozenset(rounds), frozenset(chosen), None if indicators is None else frozenset(indicators)
+
+
+def _records(catalog: Catalog, filters) -> list[dict]:
+    rounds, chosen, indicators = filters
     return [
         r for r in catalog.records
         if (not rounds or r["round"] in rounds) and (not chosen or r["iso3"] in chosen) and (indicators is None or r["indicator"] in indicators)
@@ -198,20 +225,30 @@ def _records(catalog: Catalog) -> list[dict]:
 def answers():
     """Return final answers with their citations."""
     catalog = _catalog("answers")
-    data = [{"country": catalog.countries[r["iso3"]]["name"], **r} for r in _records(catalog)]
-    return jsonify(_envelope(catalog, "answers", data))
+    filters = _record_filters(catalog)
+
+    def build():
+        data = [{"country": catalog.countries[r["iso3"]]["name"], **r} for r in _records(catalog, filters)]
+        return _envelope(catalog, "answers", data)
+
+    return _cached_json(catalog, ("answers", *filters), build)
 
 
 @bp.route("/matrix")
 def matrix():
     """Return country-rounds by indicator (final answer codes), columns in codebook order."""
     catalog = _catalog("matrix")
-    records = _records(catalog)
-    chosen = {r["indicator"] for r in records}
-    columns = [i for i in get_codebook().indicator_ids if i in chosen]
-    rows: dict[tuple[str, str], dict] = {}
-    for r in records:
-        row = rows.setdefault((r["iso3"], r["round"]), {"iso3": r["iso3"], "country": catalog.countries[r["iso3"]]["name"], "round": r["round"], "values": {}})
-        row["values"][r["indicator"]] = r["answer"]
-    data = [{**row, "values": [row["values"].get(c) for c in columns]} for _key, row in sorted(rows.items())]
-    return jsonify(_envelope(catalog, "matrix", {"columns": columns, "rows": data}))
+    filters = _record_filters(catalog)
+
+    def build():
+        records = _records(catalog, filters)
+        chosen = {r["indicator"] for r in records}
+        columns = [i for i in get_codebook().indicator_ids if i in chosen]
+        rows: dict[tuple[str, str], dict] = {}
+        for r in records:
+            row = rows.setdefault((r["iso3"], r["round"]), {"iso3": r["iso3"], "country": catalog.countries[r["iso3"]]["name"], "round": r["round"], "values": {}})
+            row["values"][r["indicator"]] = r["answer"]
+        data = [{**row, "values": [row["values"].get(c) for c in columns]} for _key, row in sorted(rows.items())]
+        return _envelope(catalog, "matrix", {"columns": columns, "rows": data})
+
+    return _cached_json(catalog, ("matrix", *filters), build)
