@@ -43,6 +43,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
+    app.extensions["rightsdb.release_cache"] = {}
+    if settings.WARM_CACHE:
+        from .release_catalog import warm
+
+        app.extensions["rightsdb.warm_thread"] = warm(
+            engine=app.extensions["rightsdb.engine"], codebook=app.extensions["rightsdb.codebook"], cache=app.extensions["rightsdb.release_cache"])
 
     from . import auth, web
 

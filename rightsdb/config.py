@@ -30,6 +30,8 @@ class Settings:
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_WINDOW_SECONDS: int = 900
     SQL_ECHO: bool = False
+    # Build the default release's public cache on a background thread when a server process starts.
+    WARM_CACHE: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":

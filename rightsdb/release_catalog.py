@@ -18,6 +18,7 @@ counting still frees it when it leaves the cache.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
@@ -33,6 +34,8 @@ from .models import Release
 from .releases import collector_paused, release_inputs
 
 CACHE_SIZE = 16
+_BUILD_LOCK = threading.Lock()
+logger = logging.getLogger(__name__)
 #: Bytes of derived values (HTML fragments, JSON bodies) each catalog's memo may hold.
 MEMO_BYTES = 64 * 2**20
 #: A catalog of at least this many records is frozen out of the garbage collector's reach once built.
@@ -210,10 +213,17 @@ def _build_catalog(*, session: Session, codebook: Codebook, release: Release) ->
 def cached_catalog(*, session: Session, codebook: Codebook, release: Release, cache: dict) -> Catalog:
     """Return the release's catalog from `cache` (keyed by release id), building it on first use.
 
-    A large catalog is frozen out of the garbage collector's reach once built (see the module notes).
+    One build at a time per process: a request that arrives while the catalog is being built (by the
+    warm-up thread or another request) waits for it instead of building a second copy. A large
+    catalog is frozen out of the garbage collector's reach once built (see the module notes).
     """
     catalog = cache.get(release.id)
-    if catalog is None or (catalog.release.version, catalog.release.sha256) != (release.version, release.sha256):
+    if _current(catalog, release):
+        return catalog
+    with _BUILD_LOCK:
+        catalog = cache.get(release.id)
+        if _current(catalog, release):
+            return catalog
         cache.pop(release.id, None)
         if len(cache) >= CACHE_SIZE:
             cache.pop(next(iter(cache)))
@@ -221,6 +231,33 @@ def cached_catalog(*, session: Session, codebook: Codebook, release: Release, ca
         if len(catalog.records) >= FREEZE_MIN_RECORDS:
             freeze_long_lived()
     return catalog
+
+
+def _current(catalog: Catalog | None, release: Release) -> bool:
+    return catalog is not None and (catalog.release.version, catalog.release.sha256) == (release.version, release.sha256)
+
+
+def warm(*, engine, codebook: Codebook, cache: dict) -> threading.Thread:
+    """Build the default release's catalog on a background thread, so that no visitor waits for it.
+
+    At world scale the build takes seconds (it reads ~100 MB of citations); with RIGHTSDB_WARM_CACHE
+    each server process starts it as soon as it starts. A failure (no database yet, no release) only
+    leaves the cache cold: the first request then builds the catalog as usual.
+    """
+    from .releases import default_release, list_releases
+
+    def build() -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                release = default_release(list_releases(session=session))
+                if release is not None:
+                    cached_catalog(session=session, codebook=codebook, release=release, cache=cache)
+        except Exception:  # noqa: BLE001 - a cold cache is the fallback, never a failed start
+            logger.exception("Could not warm the release cache; the first request will build it.")
+
+    thread = threading.Thread(target=build, name="rightsdb-warm-release-cache", daemon=True)
+    thread.start()
+    return thread
 
 
 def freeze_long_lived() -> None:

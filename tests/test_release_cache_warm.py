@@ -1,0 +1,85 @@
+"""RIGHTSDB_WARM_CACHE: a server process builds the default release's public cache before any visitor asks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+from sqlmodel import Session
+
+from rightsdb import create_app, release_catalog
+from rightsdb.releases import publish_release
+from tests.conftest import TINY_CODEBOOK, make_app
+from tests.factories import make_country
+from tests.factories_release import make_final
+from tests.querycount import count_queries
+
+
+def _publish(app) -> str:
+    codebook = app.extensions["rightsdb.codebook"]
+    with Session(app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
+        make_final(session, codebook, make_country(session, 0), excerpt="Warm law")
+        release = publish_release(session=session, codebook=codebook, exports_dir=app.config["EXPORTS_DIR"], version="1.0.0",
+                                  release_date=date(2026, 3, 1), synthetic=True)
+        session.commit()
+        return release.id
+
+
+def test_a_warming_process_builds_the_default_release_before_the_first_request(db_url, tmp_path):
+    first = make_app(db_url, tmp_path, CODEBOOK_PATH=str(TINY_CODEBOOK))
+    release_id = _publish(first)
+    first.extensions["rightsdb.engine"].dispose()
+
+    app = make_app(db_url, tmp_path, CODEBOOK_PATH=str(TINY_CODEBOOK), WARM_CACHE=True)
+    try:
+        app.extensions["rightsdb.warm_thread"].join(timeout=60)
+        assert list(app.extensions["rightsdb.release_cache"]) == [release_id]
+        client = app.test_client()
+        with count_queries(app.extensions["rightsdb.engine"]) as queries:
+            assert client.get("/").status_code == 200
+        assert queries.count == 1  # the release list only: the catalog was already built
+    finally:
+        app.extensions["rightsdb.engine"].dispose()
+
+
+def test_warming_without_a_release_or_without_tables_leaves_a_cold_cache_and_a_working_app(db_url, tmp_path):
+    app = make_app(db_url, tmp_path, CODEBOOK_PATH=str(TINY_CODEBOOK), WARM_CACHE=True)
+    try:
+        app.extensions["rightsdb.warm_thread"].join(timeout=60)
+        assert app.extensions["rightsdb.release_cache"] == {}
+        assert app.test_client().get("/").status_code == 200
+    finally:
+        app.extensions["rightsdb.engine"].dispose()
+    # A database with no tables at all (init-db not run yet): the thread logs and gives up.
+    empty = create_app({"ENV": "testing", "SECRET_KEY": "k" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite'}",
+                        "CODEBOOK_PATH": str(TINY_CODEBOOK), "WARM_CACHE": True})
+    empty.extensions["rightsdb.warm_thread"].join(timeout=60)
+    assert empty.extensions["rightsdb.release_cache"] == {}
+    empty.extensions["rightsdb.engine"].dispose()
+
+
+def test_requests_arriving_during_a_build_wait_for_it_instead_of_building_again(tiny_app, monkeypatch):
+    _publish(tiny_app)
+    real_build = release_catalog.build_catalog
+    builds = []
+
+    def slow_build(**kwargs):
+        builds.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return real_build(**kwargs)
+
+    monkeypatch.setattr(release_catalog, "build_catalog", slow_build)
+    tiny_app.extensions["rightsdb.release_cache"].clear()
+    statuses = []
+
+    def visit():
+        statuses.append(tiny_app.test_client().get("/").status_code)
+
+    visitors = [threading.Thread(target=visit) for _ in range(3)]
+    for visitor in visitors:
+        visitor.start()
+    for visitor in visitors:
+        visitor.join(timeout=60)
+    assert statuses == [200, 200, 200]
+    assert len(builds) == 1
