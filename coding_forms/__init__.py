@@ -4,9 +4,16 @@ The coding form has one sub-form per indicator (answer, groups, notes, confirmat
 named by indicator id, so the same class serves every codebook without naming any indicator. Classes
 are cached per codebook id and version: building ~65 sub-form classes per request would be wasted work,
 and the frozen codebook model itself is not hashable.
+
+A page shown fresh (GET) does not need the bound form: `coding_view` gives the template the same
+names, ids, labels, choices and data (computed by the same WTForms fields) without binding ~1,000
+field objects whose reference cycles (field <-> form) only the cyclic garbage collector frees. Saving
+(POST) always uses the real form: CSRF, validation and error display are WTForms' as before.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -100,8 +107,12 @@ def coding_form_class(codebook: Codebook) -> type[FlaskForm]:
     return _cached(codebook, "coding", _build_coding_form)
 
 
+# The sub-form fields that show a stored answer (every other field starts blank on a fresh page).
+ANSWER_FIELDS = ("version", "value", "groups", "notes")
+
+
 def answer_data(answer: Answer | None) -> dict:
-    """Return the sub-form data showing a stored answer (blank citation row)."""
+    """Return the sub-form data showing a stored answer (blank citation row); keys among ANSWER_FIELDS."""
     if answer is None:
         return {"version": "0"}
     return {"version": str(answer.version), "value": answer.value, "groups": list(answer.groups), "notes": answer.notes}
@@ -126,6 +137,94 @@ def build_coding_form(codebook: Codebook, answers: dict[str, Answer], sources: l
     for indicator_id in codebook.indicator_ids:
         form[indicator_id].form.source.choices = choices
     return form
+
+
+class FieldView(NamedTuple):
+    """What the coding template reads of a bound field, for a page shown fresh (read-only, no errors)."""
+
+    name: str
+    id: str
+    label: Any  # the field's wtforms Label (its .text is shown)
+    data: Any
+    choices: Any = None
+    errors: tuple = ()
+
+
+class IndicatorView:
+    """One indicator's fields, by field name, as `form[indicator_id].form` gives them."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, FieldView]) -> None:
+        self._fields = fields
+
+    @property
+    def form(self) -> "IndicatorView":
+        """Return itself, as a bound FormField's `.form` is the sub-form (no reference cycle)."""
+        return self
+
+    def __getattr__(self, name: str) -> FieldView:
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class CodingView:
+    """The coding form for a page shown fresh: `view[indicator_id].form.<field>` as with the bound form."""
+
+    __slots__ = ("_indicators",)
+
+    def __init__(self, indicators: dict[str, IndicatorView]) -> None:
+        self._indicators = indicators
+
+    def __getitem__(self, indicator_id: str) -> IndicatorView:
+        return self._indicators[indicator_id]
+
+    def __contains__(self, indicator_id: str) -> bool:
+        return indicator_id in self._indicators
+
+
+def _static_views(codebook: Codebook) -> dict[str, dict[str, FieldView]]:
+    """Return, per indicator, every field's view on a fresh page (read from a sub-form bound as FormField binds it).
+
+    Built once per codebook version; the fields an answer fills (ANSWER_FIELDS) and the source select
+    (the country's sources) are replaced per page by `coding_view`, the others never change.
+    """
+
+    def build(book: Codebook) -> dict:
+        form_class = indicator_form_class(book)
+        views = {}
+        for indicator_id in book.indicator_ids:
+            sub = form_class(formdata=None, prefix=f"{indicator_id}-")
+            views[indicator_id] = {f.short_name: FieldView(f.name, f.id, f.label, f.data, getattr(f, "choices", None)) for f in sub}
+        return views
+
+    return _cached(codebook, "views", build)
+
+
+def coding_view(codebook: Codebook, answers: dict[str, Answer], sources: list[LegalSource]) -> CodingView:
+    """Return what `build_coding_form(codebook, answers, sources)` shows, without binding a form per indicator.
+
+    The fields an answer fills go through the fields of one bound sub-form, so their values, defaults
+    and coercion are WTForms' own, exactly as in the bound form.
+    """
+    processor = indicator_form_class(codebook)(formdata=None)
+    choices = source_choices(sources)
+    indicators = {}
+    for indicator_id, statics in _static_views(codebook).items():
+        data = answer_data(answers.get(indicator_id))
+        views = dict(statics)
+        for name in ANSWER_FIELDS:
+            field = processor[name]
+            if name in data:
+                field.process(None, data[name])
+            else:
+                field.process(None)
+            views[name] = statics[name]._replace(data=field.data)
+        views["source"] = statics["source"]._replace(choices=choices)
+        indicators[indicator_id] = IndicatorView(views)
+    return CodingView(indicators)
 
 
 def show_stored(form: FlaskForm, indicator_id: str, answer: Answer | None) -> None:

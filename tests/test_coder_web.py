@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import re
 from datetime import date
 
 from markupsafe import escape
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 
+import coding_forms
 from rightsdb import coding
+from rightsdb.views import coder as coder_views
 from rightsdb.models import Answer, AuditEvent, Citation, ConflictCopy, CountryRound, LegalSource
 from tests.factories import fill_assignment, make_source, make_user
 from tests.factories_coding import make_final_round, make_pair, post_data
@@ -376,3 +380,113 @@ def test_coding_page_is_generated_from_the_codebook(session, codebook, client_fo
     assert page.count("<form ") == 2  # the sign-out form and the single coding form (no earlier round to carry from)
     assert 'name="submit_assignment"' in page and "Synthetic demonstration data" in page
     assert "<script>" not in page and "style=" not in page
+
+
+# --- The page shown fresh needs no bound form (coding_forms.coding_view) ----------------------------
+
+
+def _without_token(html: str) -> str:
+    """Blank the CSRF tokens (signed with a timestamp, so two requests may differ)."""
+    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token" value=""', html)
+
+
+def _fresh_page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return _without_token(response.get_data(as_text=True))
+
+
+def test_fresh_page_is_identical_to_the_one_rendered_from_the_bound_form(session, codebook, client_for, monkeypatch):
+    coder_a, _b_user, cr, a, _b = make_pair(session, codebook)
+    source = make_source(session, cr.country, title='Закон «Об иностранцах» <2024> & "Co"')
+    first, second, third, fourth = codebook.indicator_ids[:4]
+    # Four states; every other indicator unanswered.
+    answers = {
+        first: Answer(assignment_id=a.id, indicator_id=first, value="conditional", groups=["permanent_residents", "refugees_asylum_seekers"],
+                      notes='Art. 5 <b>limits</b> it & "more" — المادة ٥', codebook_version=codebook.version, version=3),
+        second: Answer(assignment_id=a.id, indicator_id=second, value="provided", carried_forward=True, codebook_version=codebook.version),
+        third: Answer(assignment_id=a.id, indicator_id=third, value=None, notes="Still searching the labour code.", codebook_version=codebook.version),
+        fourth: Answer(assignment_id=a.id, indicator_id=fourth, value="not_applicable", notes="No such procedure.", codebook_version=codebook.version),
+    }
+    session.add_all(answers.values())
+    session.flush()
+    session.add(Citation(answer_id=answers[first].id, source_id=source.id, pinpoint="Art. 5 (2)", excerpt="Текст <статьи>"))
+    session.commit()
+    client = client_for(coder_a)
+    base = f"/coder/assignments/{a.id}"
+    category = codebook.indicators_by_id[first].category
+    urls = [base, f"{base}?category={category}"]
+
+    def bound_form(book, stored, sources):
+        return coding_forms.build_coding_form(book, stored, sources)
+
+    def refuse_bound_form(*_args, **_kwargs):
+        raise AssertionError("the fresh page must not bind the coding form")
+
+    monkeypatch.setattr(coder_views, "build_coding_form", refuse_bound_form)
+    light = [_fresh_page(client, url) for url in urls]
+    monkeypatch.setattr(coder_views, "coding_view", bound_form)
+    bound = [_fresh_page(client, url) for url in urls]
+    assert light == bound
+    page = light[0]
+    assert f'id="{first}-value-{[c.code for c in codebook.answers].index("conditional")}" value="conditional" checked' in page
+    assert 'value="refugees_asylum_seekers" checked' in page and str(escape(answers[first].notes)) in page
+    assert f'name="{second}-confirm" id="{second}-confirm"' in page
+    assert "Закон «Об иностранцах» &lt;2024&gt; &amp; &#34;Co&#34;" in page
+    assert f'name="{first}-remove" value="' in page and "Текст &lt;статьи&gt;" in page
+
+    # Read-only once submitted: the same again.
+    a_record = session.get(type(a), a.id)
+    a_record.status = "submitted"
+    session.add(a_record)
+    session.commit()
+    monkeypatch.setattr(coder_views, "coding_view", coding_forms.coding_view)
+    light = _fresh_page(client, base)
+    monkeypatch.setattr(coder_views, "coding_view", bound_form)
+    assert light == _fresh_page(client, base) and "Read-only." in light
+
+
+def test_answer_fields_are_the_keys_answer_data_fills(session, codebook):
+    coder_a, _b_user, _cr, a, _b = make_pair(session, codebook)
+    answer = fill_assignment(session, a, codebook)[0]
+    assert set(coding_forms.answer_data(answer)) == set(coding_forms.ANSWER_FIELDS)
+    assert set(coding_forms.answer_data(None)) <= set(coding_forms.ANSWER_FIELDS)
+
+
+def test_fresh_coding_page_leaves_almost_no_cyclic_garbage(session, codebook, client_for):
+    """A bound coding form is ~1,000 fields in reference cycles with their forms, freed only by the
+    cyclic garbage collector (whose full collections made the page's 95th percentile); the fresh page
+    binds one sub-form."""
+    coder_a, _b_user, _cr, a, _b = make_pair(session, codebook)
+    fill_assignment(session, a, codebook)
+    session.commit()
+    client = client_for(coder_a)
+    url = f"/coder/assignments/{a.id}"
+    client.get(url)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert client.get(url).status_code == 200
+        gc.collect()
+        wtforms_objects = [o for o in gc.garbage if type(o).__module__.startswith(("wtforms", "coding_forms"))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert len(wtforms_objects) < 100, len(wtforms_objects)
+
+
+def test_refused_save_keeps_the_chosen_instrument_type_selected(session, codebook, client_for):
+    coder_a, _b_user, _cr, a, _b = make_pair(session, codebook)
+    session.commit()
+    first, second = codebook.indicator_ids[:2]
+    chosen = codebook.instrument_types[-1].code
+    response = client_for(coder_a).post(f"/coder/assignments/{a.id}/save", data=post_data(codebook, {}, {
+        first: {"source": "new", "new_source_type": chosen, "new_source_title": "Decree 7", "new_source_url": "ftp://example.org"}}))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    first_select = page.split(f'id="{first}-new_source_type">', 1)[1].split("</select>", 1)[0]
+    second_select = page.split(f'id="{second}-new_source_type">', 1)[1].split("</select>", 1)[0]
+    assert f'<option value="{chosen}" selected>' in first_select
+    assert " selected" not in second_select and f'<option value="{chosen}">' in second_select

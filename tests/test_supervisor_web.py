@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timezone
 
 import pytest
+from sqlalchemy import update as sa_update
 from sqlmodel import select
 
 from rightsdb.models import Answer, Assignment, AuditEvent, Citation, CodebookFlag, CountryRound, Decision, Round
 from rightsdb.reconciliation import compare_country_round
 from tests.conftest import login
-from tests.factories import fill_assignment, make_country, make_round, make_user
+from tests.factories import fill_assignment, make_assignments, make_country, make_round, make_user
 from tests.factories_supervisor import make_double_coding
 from tests.querycount import count_queries
 
@@ -197,3 +199,125 @@ def test_second_supervisor_sees_who_decided_first(session, client_for, codebook)
     late = client_for(bob).post(url, data={"choice": "B", "reason": "Same view."}, follow_redirects=True)
     assert "already decided by Alice" in late.get_data(as_text=True)
     assert [d.reason for d in session.exec(select(Decision).where(Decision.indicator_id == first)).all()] == ["Repealed in 2025."]
+
+
+# --- The board: every round summarised, one round's countries listed --------------------------------
+
+
+def _two_rounds(session, codebook):
+    """A final round 2025 (Arvenia, Borovia) and a round 2026 in progress (Arvenia in reconciliation, Borovia coding)."""
+    supervisor = make_user(session, "supervisor")
+    coders = (make_user(session, "coder", name="Ann"), make_user(session, "coder", name="Bea"))
+    old = make_round(session, codebook, name="2025", reference_date=date(2025, 1, 1))
+    for index in (0, 1):
+        cr, _a, _b = make_double_coding(session, codebook, old, country_index=index, coders=coders)
+        compare_country_round(session=session, codebook=codebook, country_round=cr)
+    new = make_round(session, codebook, name="2026", reference_date=date(2026, 1, 1))
+    reconciling, _a, _b = make_double_coding(session, codebook, new, country_index=0, coders=coders, values_b={codebook.indicator_ids[0]: "not_provided"})
+    compare_country_round(session=session, codebook=codebook, country_round=reconciling)
+    _cr, coding, _b = make_assignments(session, new, make_country(session, 1), *coders)
+    fill_assignment(session, coding, codebook, submit=False)
+    session.commit()
+    return supervisor, old, new
+
+
+def _listed(html: str) -> list[tuple[str, str]]:
+    """Return (country, status) of the board's country table, in order."""
+    table = html.split('<section class="round-block"', 1)[1]
+    return re.findall(r'country-rounds/\d+">([^<]+)</a>.*?<span class="badge status-[a-z_]+">([^<]+)</span>', table, re.S)
+
+
+def test_board_summarises_every_round_and_lists_the_newest_unfinished_by_default(session, client_for, codebook):
+    supervisor, old, new = _two_rounds(session, codebook)
+    newest_final = make_round(session, codebook, name="2024", reference_date=date(2024, 1, 1))
+    session.commit()
+    html = client_for(supervisor).get("/supervisor/").get_data(as_text=True)
+    summary = html.split('<div class="round-summary">', 1)[1].split("</table>", 1)[0]
+    for round_ in (old, new, newest_final):
+        assert f'href="/supervisor/?round={round_.id}"' in summary
+    # 2024 has no country (unfinished work) but 2026, newer, has unfinished work too: 2026 is listed.
+    assert f'href="/supervisor/?round={new.id}" aria-current="true">2026</a>' in summary
+    assert f'<h2 id="round-{new.id}"><a href="/supervisor/rounds/{new.id}">2026</a></h2>' in html
+    assert _listed(html) == [("Arvenia", "In reconciliation"), ("Borovia", "Coding")]
+    assert f'href="/supervisor/?round={new.id}&amp;status=reconciliation">In reconciliation: 1' in summary
+    assert re.search(r'aria-valuemax="2" aria-valuenow="2" aria-label="Countries final in round 2025"', summary)
+    assert re.search(r'aria-valuemax="4" aria-valuenow="2" aria-label="Codings submitted in round 2026"', summary)
+    decided = len(codebook.indicator_ids) - 1
+    assert re.search(rf'aria-valuemax="{2 * len(codebook.indicator_ids)}" aria-valuenow="{decided}" aria-label="Values decided in round 2026"', summary)
+    assert f'href="/supervisor/rounds/{newest_final.id}">assign countries and coders' in summary
+
+
+def test_board_lists_the_newest_round_when_every_round_is_final(session, client_for, codebook):
+    supervisor, old, new = _two_rounds(session, codebook)
+    session.exec(sa_update(CountryRound).where(CountryRound.round_id == new.id).values(finalized_at=datetime(2026, 6, 1, tzinfo=timezone.utc)))
+    session.commit()
+    html = client_for(supervisor).get("/supervisor/").get_data(as_text=True)
+    assert f'<h2 id="round-{new.id}">' in html and f'<h2 id="round-{old.id}">' not in html
+    assert _listed(html) == [("Arvenia", "Final"), ("Borovia", "Final")]
+
+
+def test_board_lists_the_round_asked_for_and_filters_by_status(session, client_for, codebook):
+    supervisor, old, new = _two_rounds(session, codebook)
+    client = client_for(supervisor)
+    html = client.get(f"/supervisor/?round={old.id}").get_data(as_text=True)
+    assert f'href="/supervisor/?round={old.id}" aria-current="true">2025</a>' in html
+    assert f'href="/supervisor/?round={new.id}" aria-current' not in html
+    assert _listed(html) == [("Arvenia", "Final"), ("Borovia", "Final")]
+
+    html = client.get(f"/supervisor/?round={new.id}&status=reconciliation").get_data(as_text=True)
+    assert _listed(html) == [("Arvenia", "In reconciliation")]
+    assert '<option value="reconciliation" selected>In reconciliation (1)</option>' in html
+    assert "1 of 2 countries: In reconciliation" in html and f'href="/supervisor/?round={new.id}">show every country of round 2026' in html
+
+    html = client.get(f"/supervisor/?round={new.id}&status=final").get_data(as_text=True)
+    assert _listed(html) == []
+    assert "No country of round 2026 is final now." in html
+
+
+def test_board_table_agrees_with_the_round_page(session, client_for, codebook):
+    supervisor, _old, new = _two_rounds(session, codebook)
+    client = client_for(supervisor)
+    board = client.get(f"/supervisor/?round={new.id}").get_data(as_text=True)
+    round_page = client.get(f"/supervisor/rounds/{new.id}").get_data(as_text=True)
+    on_round_page = re.findall(r'country-rounds/\d+">([^<]+)</a>.*?<span class="badge status-[a-z_]+">([^<]+)</span>', round_page, re.S)
+    assert _listed(board) == on_round_page == [("Arvenia", "In reconciliation"), ("Borovia", "Coding")]
+    answered = len(codebook.indicator_ids)
+    for page in (board, round_page):
+        assert page.count(f'aria-valuenow="{answered}" aria-label="Ann answered"') == 2
+        assert page.count('aria-valuenow="0" aria-label="Bea answered"') == 1
+
+
+@pytest.mark.parametrize("raw", ["999999", "abc", "-1", "9" * 40, "１"])
+def test_board_answers_404_for_an_unknown_round(session, client_for, codebook, raw):
+    supervisor, _old, _new = _two_rounds(session, codebook)
+    response = client_for(supervisor).get(f"/supervisor/?round={raw}")
+    assert response.status_code == 404
+    assert "No such round." in response.get_data(as_text=True)
+
+
+def test_board_refuses_an_unknown_status(session, client_for, codebook):
+    supervisor, _old, new = _two_rounds(session, codebook)
+    response = client_for(supervisor).get(f"/supervisor/?round={new.id}&status=done")
+    assert response.status_code == 400
+    assert "Unknown status" in response.get_data(as_text=True)
+
+
+def test_board_query_count_is_the_same_for_any_round_and_status(app, session, client_for, codebook):
+    supervisor, old, new = _two_rounds(session, codebook)
+    client = client_for(supervisor)
+    engine = app.extensions["rightsdb.engine"]
+    counts = set()
+    for url in ("/supervisor/", f"/supervisor/?round={old.id}", f"/supervisor/?round={new.id}&status=coding"):
+        with count_queries(engine) as log:
+            assert client.get(url).status_code == 200
+        counts.add(log.count)
+    coders = (make_user(session, "coder"), make_user(session, "coder"))
+    for index in (2, 3, 4):
+        make_double_coding(session, codebook, new, country_index=index, coders=coders, submit_b=False)
+    make_round(session, codebook, name="2027", reference_date=date(2027, 1, 1))
+    session.commit()
+    with count_queries(engine) as log:
+        html = client.get(f"/supervisor/?round={new.id}").get_data(as_text=True)
+    counts.add(log.count)
+    assert len(_listed(html)) == 5
+    assert len(counts) == 1, counts

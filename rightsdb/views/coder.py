@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from coding_forms import build_coding_form, read_answer_inputs, read_source, show_stored, source_form_class
+from coding_forms import build_coding_form, coding_view, read_answer_inputs, read_source, show_stored, source_form_class
 
 from .. import citations, coding
 from ..auth import gate
@@ -75,10 +75,14 @@ def _render_page(assignment, form, *, status: int = 200, conflicts=None, unsaved
 
 @bp.route("/assignments/<int:assignment_id>")
 def assignment(assignment_id: int):
-    """Show the coding page of one assignment (all categories, or `?category=ID`)."""
+    """Show the coding page of one assignment (all categories, or `?category=ID`).
+
+    Shown fresh, the page needs no bound form (`coding_view` gives the same fields' names, labels and
+    data); a save re-renders with the bound, validated form.
+    """
     record = _own_assignment(assignment_id)
     sources = citations.list_sources(session=get_session(), country_iso3=record.country_round.country_iso3)
-    form = build_coding_form(get_codebook(), {a.indicator_id: a for a in record.answers}, sources)
+    form = coding_view(get_codebook(), {a.indicator_id: a for a in record.answers}, sources)
     return _render_page(record, form)
 
 

@@ -55,11 +55,42 @@ def _not_found(exc):
     return render_template("error.html", code=404, message=str(exc)), 404
 
 
+def _board_round(summaries: list[assignments.RoundSummary]) -> assignments.RoundSummary | None:
+    """Return the round whose countries the board lists: `?round=ID`, else the default; 404 for an unknown id."""
+    raw = request.args.get("round", "").strip()
+    if not raw:
+        return assignments.default_summary(summaries)
+    round_id = parse_row_id(raw)
+    chosen = next((s for s in summaries if s.round.id == round_id), None)
+    if chosen is None:
+        raise NotFound("No such round.")
+    return chosen
+
+
+def _board_status() -> str:
+    """Read `?status=` (empty: every status); 400 for a status that does not exist."""
+    status = request.args.get("status", "").strip()
+    if status and status not in assignments.STATUS_LABELS:
+        abort(400, f"Unknown status {status[:100]!r}: choose one of {', '.join(assignments.STATUS_LABELS)}.")
+    return status
+
+
 @bp.route("/")
 def board():
-    """Show the progress board of every round."""
-    rounds = assignments.progress_board(session=get_session(), codebook=get_codebook())
-    return render_template("supervisor/board.html", rounds=rounds, labels=assignments.STATUS_LABELS)
+    """Show every round's figures, and the countries of one round (`?round=ID`, `?status=` to filter them)."""
+    session = get_session()
+    codebook = get_codebook()
+    summaries = assignments.round_summaries(session=session, codebook=codebook)
+    selected = _board_round(summaries)
+    status = _board_status()
+    countries = []
+    if selected is not None:
+        countries = assignments.progress_board(session=session, codebook=codebook, round_id=selected.round.id)[0].countries
+    shown = [c for c in countries if c.status == status] if status else countries
+    return render_template(
+        "supervisor/board.html", summaries=summaries, selected=selected, status=status, countries=shown,
+        labels=assignments.STATUS_LABELS,
+    )
 
 
 @bp.route("/rounds/new", methods=["GET", "POST"])
