@@ -404,6 +404,16 @@ def open_round(
     return made
 
 
+def analyze(engine: sa.Engine) -> None:
+    """Refresh the planner's statistics after a bulk load, as autovacuum (or a DBA) would on a live server.
+
+    Without them PostgreSQL planned the coder form's citation query as a parallel scan of all
+    ~200,000 citations (50 ms instead of 1 ms); a server with autovacuum off never gets them.
+    """
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+
+
 def generate(database_url: str, *, countries: int, rounds: int, citations: tuple[int, int], seed: int, coders: int = 40,
              codebook: Codebook | None = None, progress: Callable[[str], None] = print) -> World:
     """Create the schema with Alembic on an empty database and fill it at the requested scale."""
@@ -423,6 +433,7 @@ def generate(database_url: str, *, countries: int, rounds: int, citations: tuple
         upgrade(database_url)
         progress(f"schema ready (Alembic) in {time.perf_counter() - started:.1f} s")
         world = populate(engine, codebook, countries=countries, rounds=rounds, citations=citations, coders=coders, seed=seed, progress=progress)
+        analyze(engine)
         progress(f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(world.counts.rows.items())))
         return world
     finally:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.generate import generate, open_round  # noqa: E402
+from bench.generate import analyze, generate, open_round  # noqa: E402
 from rightsdb import create_app  # noqa: E402
 from rightsdb.models import Country, Release, User  # noqa: E402
 
@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             isos = list(connection.execute(sa.select(Country.iso3).order_by(Country.iso3).limit(2)).scalars())
             releases = connection.execute(sa.select(sa.func.count()).select_from(Release.__table__)).scalar()
         opened = open_round(engine, codebook, coding=isos[:1], reconciliation=isos[1:2], seed=7)
+        analyze(engine)  # planner statistics, as a live server's autovacuum keeps them
         for key, state in zip(isos, ("coding", "reconciliation")):
             opened[key]["state"] = state
         baseline = measure_baseline(engine, folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import asdict
 from typing import Any
 
@@ -67,4 +68,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def too_many(_error):
         return render_template("error.html", code=429, message="Too many attempts. Wait a few minutes and try again."), 429
 
+    if settings.ENV != "testing":
+        freeze_startup_objects()
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Move the objects alive after start-up (modules, codebook, forms, templates) out of the collector's reach.
+
+    They live as long as the process, yet every full collection walked all ~190,000 of them again: a
+    pause of about 100 ms in a random request under load. Frozen (`gc.freeze`), they are never
+    scanned; reference counting still frees them. Not done for tests, which create many apps in one
+    process and would keep the cycles of every one of them.
+    """
+    gc.collect()
+    gc.freeze()

@@ -83,3 +83,18 @@ def test_requests_arriving_during_a_build_wait_for_it_instead_of_building_again(
         visitor.join(timeout=60)
     assert statuses == [200, 200, 200]
     assert len(builds) == 1
+
+
+def test_a_server_app_freezes_its_start_up_objects_but_a_test_app_does_not(tmp_path):
+    import gc
+
+    gc.unfreeze()
+    create_app({"ENV": "testing", "SECRET_KEY": "k" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite'}",
+                "CODEBOOK_PATH": str(TINY_CODEBOOK)}).extensions["rightsdb.engine"].dispose()
+    assert gc.get_freeze_count() == 0
+    try:
+        create_app({"ENV": "development", "SECRET_KEY": "k" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite'}",
+                    "CODEBOOK_PATH": str(TINY_CODEBOOK)}).extensions["rightsdb.engine"].dispose()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
