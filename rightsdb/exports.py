@@ -227,6 +227,11 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return tabular.csv_bytes(frame)
 
 
+def csv_chunks(frame: pd.DataFrame):
+    """The same CSV as `csv_bytes`, a block of rows at a time (to write a large table without holding it)."""
+    return tabular.csv_chunks(frame)
+
+
 XLSX_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 XLSX_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 XLSX_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"

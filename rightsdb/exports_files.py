@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from . import scoring
 from .codebook import ANSWER_CODES, Codebook
-from .exports import LONG_COLUMNS, csv_bytes, release_tables, write_xlsx, xlsx_sheets
+from .exports import LONG_COLUMNS, csv_chunks, release_tables, write_xlsx, xlsx_sheets
 
 XLSX_NAME = "data/release.xlsx"
 #: Files whose bytes change on every save; they hold the same data as the verified CSV files.
@@ -294,6 +294,20 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
         sizes[name] = len(data)
         report(name)
 
+    def put_chunks(name: str, chunks) -> None:
+        # Streamed to the file and hashed on the way: citations.csv alone is ~100 MB at world scale.
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        with path.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        hashes[name] = digest.hexdigest()
+        sizes[name] = size
+        report(name)
+
     def written_file(name: str) -> None:
         path = folder / name
         hashes[name] = sha256_file(path)
@@ -309,7 +323,7 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
         workbook = pool.submit(write_xlsx, folder / XLSX_NAME, xlsx_sheets(tables))
         alongside()
         for name, frame in tables.items():
-            put(f"data/{name}.csv", csv_bytes(frame))
+            put_chunks(f"data/{name}.csv", csv_chunks(frame))
         labels = {**LONG_COLUMNS, **{c.id: c.name for c in codebook.categories}, **{a.id: a.label for a in codebook.scoring.aggregations}}
         for name in STATA_TABLES:
             _write_stata(folder / f"data/{name}.dta", tables[name], release=release, codebook=codebook, descriptions=labels)

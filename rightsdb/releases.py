@@ -64,6 +64,8 @@ class ReleaseInputs:
 
 
 #: The columns of a snapshot row (release_answers), as collect_final returns them.
+#: Rows per batch when streaming the large result sets (citations, snapshot rows) from the database.
+STREAM_ROWS = 10_000
 SNAPSHOT_COLUMNS = (
     "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
     "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "citations",
@@ -115,7 +117,9 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
         .join(Decision, Decision.id == DecisionCitation.decision_id)
         .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
         .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
-    ).all():
+        # Streamed in batches: fetched at once, the ~100 MB of excerpts would also sit in the driver's buffer.
+        .execution_options(yield_per=STREAM_ROWS)
+    ):
         instrument_type, title, source_url, date_in_force, language = sources[source_id]
         # Freeze each standing citation as plain JSON values.
         citations[decision_id].append(
@@ -234,10 +238,12 @@ def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
     # The groups as JSON text, parsed once per distinct text (nearly all are "[]"), and Core rows on the
     # session's connection: the ORM's row processing cost ~0.3 s at world scale.
     columns = [sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in SNAPSHOT_COLUMNS]
-    result = session.connection().execute(select(*columns).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id))  # type: ignore[arg-type]
+    result = session.connection().execute(
+        select(*columns).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id).execution_options(yield_per=STREAM_ROWS)  # type: ignore[arg-type]
+    )
     group_lists: dict = {}
     rows = []
-    for row in result.all():
+    for row in result:
         row = dict(zip(SNAPSHOT_COLUMNS, row))
         row["groups"] = _group_list(row["groups"], group_lists)
         rows.append(row)
