@@ -7,14 +7,20 @@ which keeps the file small and the labels selectable.
 
 from __future__ import annotations
 
+import functools
 import io
+import threading
 import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ft2font import LoadFlags  # noqa: E402
+from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
 RC = {"svg.hashsalt": "rightsdb", "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans"}
 BAR = "#0b5cad"
@@ -23,30 +29,69 @@ BAR = "#0b5cad"
 SVG_CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
-def _render(figure: Figure, title: str) -> bytes:
-    """Serialise a figure as SVG bytes with fixed metadata."""
+def _render(figure: Figure, title: str, *, tight: bool = True) -> bytes:
+    """Serialise a figure as SVG bytes with fixed metadata (`tight`: crop to the drawn extent, which draws twice)."""
     buffer = io.BytesIO()
     with matplotlib.rc_context(RC), warnings.catch_warnings():
         # A name in a script the font lacks still renders (as text in the SVG): not worth failing for.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title, "Creator": "rightsdb"}, bbox_inches="tight")
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title, "Creator": "rightsdb"},
+                       bbox_inches="tight" if tight else None)
     return buffer.getvalue()
 
 
+_font_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4096)
+def _advance(char: str) -> float:
+    """Return how far one character of the chart font advances the pen, in points at size 1 (kerning ignored)."""
+    with _font_lock:  # the font object is matplotlib's own, not thread-safe: measure one character at a time
+        font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=RC["font.family"])))
+        font.set_size(100, 72)
+        return font.load_char(ord(char), flags=LoadFlags.NO_HINTING).linearHoriAdvance / 65536 / 100
+
+
+def text_width(text: str, size: float) -> float:
+    """Return the width in inches a line of text takes in the chart font at `size` points (slightly generous)."""
+    return 1.03 * size * sum(_advance(c) for c in text) / 72
+
+
+#: Bar chart geometry, in inches: the height per bar, the plot's width and the margins around it.
+BAR_PITCH, PLOT_WIDTH, RIGHT, TOP, BOTTOM, LABEL_PAD, EDGE = 0.28, 4.6, 0.15, 0.45, 0.8, 4 / 72, 0.1
+
+
 def bar_chart(labels: list[str], values: list[float | None], *, title: str, xlabel: str = "Score (%)", note: str = "") -> bytes:
-    """Draw horizontal bars of scores between 0 and 1 (shown as percentages); missing values show as 'n/a'."""
+    """Draw horizontal bars of scores between 0 and 1 (shown as percentages); missing values show as 'n/a'.
+
+    Fast enough for a bar per country (200 bars: about 0.4 s of CPU, against 3-4 s when this drew
+    with tick labels and a cropping pass). The margins come from the measured widths of the labels,
+    title and note instead of `bbox_inches="tight"` (which draws the whole figure twice); the labels
+    are plain texts rather than axis ticks (a tick is five artists, laid out again for the title's
+    position); the bars are one collection rather than a patch each. Text stays text in the SVG.
+    """
+    count = len(labels)
+    left = EDGE + LABEL_PAD + max((text_width(label, RC["font.size"]) for label in labels), default=0)
+    width = max(left + PLOT_WIDTH + RIGHT, left + text_width(title, 10) + EDGE, left + text_width(note, 7) + EDGE)
+    height = TOP + BAR_PITCH * max(count, 1) + BOTTOM
     with matplotlib.rc_context(RC):
-        height = max(1.6, 0.28 * len(labels) + 1.1)
-        figure = Figure(figsize=(7, height))
+        figure = Figure(figsize=(width, height))
+        figure.subplots_adjust(left=left / width, right=(left + PLOT_WIDTH) / width, top=1 - TOP / height, bottom=BOTTOM / height)
         axes = figure.add_subplot()
-        positions = list(range(len(labels)))
-        widths = [0 if v is None else v * 100 for v in values]
-        axes.barh(positions, widths, color=BAR, height=0.7)
-        for y, value in zip(positions, values):
+        # One rectangle per bar, drawn as one collection (each still its own <path> in the SVG).
+        axes.add_collection(PolyCollection(
+            [[(0, y - 0.35), (0, y + 0.35), (w, y + 0.35), (w, y - 0.35)]
+             for y, w in enumerate(0 if v is None else v * 100 for v in values)],
+            facecolors=BAR, edgecolors="none"), autolim=False)
+        for y, value in enumerate(values):
             text = "n/a" if value is None else f"{value * 100:.1f}"
             axes.text((value or 0) * 100 + 1, y, text, va="center", fontsize=8)
-        axes.set_yticks(positions, labels)
-        axes.invert_yaxis()
+        # The labels sit left of the plot, right-aligned, a few points away from it.
+        beside = axes.get_yaxis_transform() + ScaledTranslation(-LABEL_PAD, 0, figure.dpi_scale_trans)
+        for y, label in enumerate(labels):
+            axes.text(0, y, label, transform=beside, ha="right", va="center")
+        axes.set_yticks([])
+        axes.set_ylim(max(count, 1) - 0.5, -0.5)  # the first label on top
         axes.set_xlim(0, 110)
         axes.set_xticks([0, 20, 40, 60, 80, 100])
         axes.set_xlabel(xlabel)
@@ -55,7 +100,7 @@ def bar_chart(labels: list[str], values: list[float | None], *, title: str, xlab
         if note:
             # Below the axis label, so the source of the figure travels with it into a paper.
             axes.annotate(note, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points", fontsize=7, color="#555e68", va="top")
-        return _render(figure, title)
+        return _render(figure, title, tight=False)
 
 
 RATING_COLOURS = {"red": "#c62828", "amber": "#e69b00", "green": "#2e7d32"}

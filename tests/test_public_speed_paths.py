@@ -14,9 +14,11 @@ import weakref
 from datetime import date
 
 import pytest
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 from sqlmodel import Session
 
-from rightsdb import release_catalog
+from rightsdb import charts, release_catalog
 from rightsdb.models import Country
 from rightsdb.release_catalog import Memo, collector_paused
 from rightsdb.releases import publish_release
@@ -302,12 +304,86 @@ def test_cached_charts_equal_freshly_drawn_ones(two_releases, tiny_app):
     assert {url: two_releases.get(url).data for url in reversed(urls)} == cached
 
 
+def chart_labels(svg: bytes) -> list[str]:
+    """Return the bar labels of a bar chart (the only right-aligned texts), top to bottom."""
+    return [label.decode() for label in re.findall(rb"text-anchor: end\"[^>]*>([^<]*)</text>", svg)]
+
+
+def chart_values(svg: bytes) -> list[str]:
+    """Return the value printed at the end of each bar (the only 8px texts), top to bottom."""
+    return [value.decode() for value in re.findall(rb"font-size: 8px[^>]*>([^<]*)</text>", svg)]
+
+
+def chart_bars(svg: bytes) -> int:
+    """Return how many bars a bar chart draws (one path each in its collection; no collection without bars)."""
+    parts = svg.split(b'<g id="PolyCollection_1">')
+    return parts[1].split(b"</g>")[0].count(b"<path") if len(parts) == 2 else 0
+
+
+def test_aggregate_chart_shows_the_latest_round_unless_one_is_chosen(two_releases):
+    latest = two_releases.get("/chart/aggregates.svg")
+    assert latest.status_code == 200 and latest.headers["Content-Security-Policy"] == charts.SVG_CONTENT_SECURITY_POLICY
+    # Release 2.0.0 has three country-rounds (Arvenia 2025 and 2026, Borovia 2026): only 2026 is drawn.
+    assert chart_labels(latest.data) == ["Arvenia (XAA)", "Borovia (XBB)"] and chart_bars(latest.data) == 2
+    assert b"aggregate score, round 2026" in latest.data and b"2025" not in latest.data
+    assert b"synthetic demonstration data" in latest.data  # the provenance note stays
+    # Naming the latest round gives the very same figure; another round draws that round.
+    assert two_releases.get("/chart/aggregates.svg?round=2026").data == latest.data
+    older = two_releases.get("/chart/aggregates.svg?round=2025").data
+    assert chart_labels(older) == ["Arvenia (XAA)"] and chart_bars(older) == 1 and b"aggregate score, round 2025" in older
+    # Arvenia did not provide AAA-01 in 2025 (mean of categories 75%) and provided everything in 2026;
+    # Borovia, 2026 only, did not provide AAA-01 either.
+    assert chart_values(older) == ["75.0"] and chart_values(latest.data) == ["100.0", "75.0"]
+    europe = two_releases.get("/chart/aggregates.svg?region=Europe").data
+    assert chart_labels(europe) == ["Arvenia (XAA)"] and b"round 2026, Europe" in europe
+    assert two_releases.get("/chart/aggregates.svg?round=1999").status_code == 400
+
+
+def test_comparison_page_says_which_round_the_chart_shows(two_releases):
+    page = text(two_releases, "/")
+    assert "<h2>Aggregate scores, round 2026</h2>" in page
+    figure = page.split("<h2>Aggregate scores")[1].split("</figure>")[0]
+    assert 'alt="Bar chart of the category_mean aggregate score of each country in the table above in round 2026, highest first"' in figure
+    assert "per country in round 2026, highest first; the latest round is shown, pick another with the round filter" in figure
+    chosen = text(two_releases, "/?round=2025").split("<h2>Aggregate scores")[1].split("</figure>")[0]
+    assert ", round 2025</h2>" in chosen and "in round 2025" in chosen and "the latest round is shown" not in chosen
+    assert 'src="/chart/aggregates.svg?round=2025"' in chosen
+
+
+def test_bar_chart_fits_long_labels_title_and_note_inside_the_figure():
+    """The figure is laid out from measured text widths (no cropping pass): nothing may stick out of it."""
+    long_name = "Saint Vincent and the Grenadines, a long fictional jurisdiction name (XZZ)"
+    labels = [long_name, "Arvenia (XAA)", "Borovia (XBB)"]
+    title = "Migrant rights in national law: aggregate score, round 2026, a deliberately long title for the test"
+    note = "rightsdb release 1.0.0, scheme strict, aggregate category_mean - synthetic demonstration data, with more words"
+    svg = charts.bar_chart(labels, [0.5, None, 1.0], title=title, note=note)
+    assert svg == charts.bar_chart(labels, [0.5, None, 1.0], title=title, note=note)  # deterministic
+    width = float(re.search(rb'<svg[^>]* width="([0-9.]+)pt"', svg).group(1))
+    measure = TextToPath()
+
+    def extent(content: str):
+        match = re.search(rb'font-size: ([0-9.]+)px[^"]*?(?:text-anchor: (\w+))?" x="([0-9.]+)"[^>]*>' + re.escape(content.encode()) + rb"</text>", svg)
+        assert match, content
+        size, anchor, x = float(match.group(1)), (match.group(2) or b"start").decode(), float(match.group(3))
+        text_width = measure.get_text_width_height_descent(content, FontProperties(family="DejaVu Sans", size=size), ismath=False)[0]
+        start = {"start": x, "middle": x - text_width / 2, "end": x - text_width}[anchor]
+        return start, start + text_width
+
+    for content in (long_name, title, note):
+        start, end = extent(content)
+        assert 0 <= start and end <= width, (content, start, end, width)
+    assert chart_labels(svg) == labels and chart_bars(svg) == 3 and chart_values(svg) == ["50.0", "n/a", "100.0"]
+    empty = charts.bar_chart([], [], title="Nothing to draw")
+    assert chart_bars(empty) == 0 and chart_labels(empty) == [] and b"Nothing to draw</text>" in empty
+
+
 # ---- the API's cached bodies -------------------------------------------------------------------
 
 
 def test_api_bodies_are_identical_cold_and_cached_and_normalised(two_releases, tiny_app):
     urls = ("/api/v1/matrix", "/api/v1/matrix?category=AAA&round=2026", "/api/v1/answers?country=XAA,XBB&indicator=BBB-01",
-            "/api/v1/scores?category=BBB", "/api/v1/countries?country=XBB", "/api/v1/matrix?release=1.0.0")
+            "/api/v1/scores?category=BBB", "/api/v1/countries?country=XBB", "/api/v1/matrix?release=1.0.0",
+            "/api/v1/answers?country=XAA,XBB&per_page=2&page=2")
     cold = {}
     for url in urls:
         forget(tiny_app)
@@ -315,8 +391,12 @@ def test_api_bodies_are_identical_cold_and_cached_and_normalised(two_releases, t
     for url in urls:
         warm = two_releases.get(url)
         assert warm.status_code == 200 and warm.data == cold[url].data and warm.mimetype == cold[url].mimetype == "application/json"
+        assert warm.headers.get("Link") == cold[url].headers.get("Link")
     same = two_releases.get("/api/v1/answers?indicator=BBB-01&country=XBB&country=XAA").data
     assert same == cold["/api/v1/answers?country=XAA,XBB&indicator=BBB-01"].data
+    paged = two_releases.get("/api/v1/answers?page=2&country=XBB&per_page=2&country=XAA")
+    assert paged.data == cold["/api/v1/answers?country=XAA,XBB&per_page=2&page=2"].data and 'rel="next"' in paged.headers["Link"]
+    assert paged.get_json()["pagination"]["next"] == "http://localhost/api/v1/answers?release=2.0.0&country=XAA,XBB&page=3&per_page=2"
     assert two_releases.get("/api/v1/matrix?release=1.0.0").get_json()["release"]["version"] == "1.0.0"
     assert [r["iso3"] for r in two_releases.get("/api/v1/matrix?release=1.0.0").get_json()["matrix"]["rows"]] == ["XAA", "XAA"]
     assert [r["iso3"] for r in two_releases.get("/api/v1/matrix").get_json()["matrix"]["rows"]] == ["XAA", "XAA", "XBB"]

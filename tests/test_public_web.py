@@ -76,6 +76,9 @@ def test_comparison_page_scores_shading_and_chart(released):
     assert "shade-10" in page
     assert "75.0%" in page  # Mexico's mean of categories: (0.5 + 1) / 2
     assert "/chart/aggregates.svg" in page
+    # One round in the release: the chart's heading and caption name it and suggest no other.
+    assert "<h2>Aggregate scores, round 2026</h2>" in page and "per country in round 2026, highest first" in page
+    assert "the latest round is shown" not in page
     assert "style=" not in page and "<script>" not in page
     chart = released.get("/chart/aggregates.svg")
     assert chart.mimetype == "image/svg+xml"

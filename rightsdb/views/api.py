@@ -4,13 +4,22 @@ Every data endpoint takes `?release=VERSION` (default: the latest real release, 
 synthetic one when no real release exists). Filters may be repeated or comma-separated; an unknown
 parameter or a value that does not exist in the release is refused with 400 and a message.
 
+`answers` (the one list that grows with countries x rounds x indicators: 52,000 answers and 170 MB at
+world scale) is paged: `?page=` (from 1) and `?per_page=` (default 1000, at most 10000). The response
+carries a `pagination` object (page, per_page, total, pages, and the absolute URLs of the next and
+previous pages, or null) and a `Link` header (rel first, prev, next, last). The links name the
+release even when the request did not, so a client walking the pages never mixes two releases. The
+other lists grow with countries x rounds only (under 1 MB at world scale) and are not paged: `page`
+there is refused like any unknown parameter.
+
 A release is immutable, so the body of each answer about it is built once per normalised choice of
-filters (the same values in any order, repeated or comma-separated, give the same key) and kept in the
-release catalog's bounded memo; later requests get the very same bytes.
+filters (the same values in any order, repeated or comma-separated, give the same key) and page, and
+kept in the release catalog's bounded memo; later requests get the very same bytes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -33,9 +42,16 @@ ENDPOINTS = {
     "countries": ("The countries of a release, with ISO codes, UN M49 region and synthetic flag", ("release", "country")),
     "indicators": ("The codebook's indicators in order, with category and provenance", ("category", "indicator")),
     "scores": ("Category scores and both aggregates per country and round", ("release", "round", "country", "category")),
-    "answers": ("Final answers with binary value, score, outcome, reason and citations", ("release", "round", "country", "indicator", "category")),
+    "answers": ("Final answers with binary value, score, outcome, reason and citations, in pages",
+                ("release", "round", "country", "indicator", "category", "page", "per_page")),
     "matrix": ("Country-rounds by indicator (final answer codes), columns in codebook order", ("release", "round", "country", "indicator", "category")),
 }
+
+
+#: The paging of `answers`: how many per page without `per_page`, and the most a page may hold.
+PER_PAGE_DEFAULT = 1000
+PER_PAGE_MAX = 10000
+PAGED = {"answers": {"per_page_default": PER_PAGE_DEFAULT, "per_page_max": PER_PAGE_MAX}}
 
 
 class BadRequest(Exception):
@@ -110,6 +126,66 @@ def _cached_json(catalog: Catalog, key: tuple[Hashable, ...], build: Callable[[]
     return current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
+def _whole_number(name: str, default: int, maximum: int | None = None) -> int:
+    """Return a paging parameter: one whole number from 1 (to `maximum`), `default` when absent; 400 otherwise."""
+    values = request.args.getlist(name)
+    if not values:
+        return default
+    if len(values) > 1:
+        raise BadRequest(f"Give one {name} at a time.")
+    raw = values[0].strip()
+    if not re.fullmatch(r"[0-9]{1,12}", raw) or not 1 <= int(raw) <= (maximum or int(raw)):
+        bounds = f"from 1 to {maximum}" if maximum else "from 1"
+        shown = values[0] if len(values[0]) <= 20 else values[0][:20] + "..."
+        raise BadRequest(f"{name} must be a whole number {bounds}; got {shown!r}.")
+    return int(raw)
+
+
+def _paging() -> tuple[int, int]:
+    """Return the checked (page, per_page) of a paged request; whether the page exists is checked later."""
+    return _whole_number("page", 1), _whole_number("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)
+
+
+def _page_links(endpoint: str, query: dict[str, str], page: int, per_page: int, pages: int) -> dict[str, str | None]:
+    """Return the absolute URLs of the first, previous, next and last pages (None where there is none)."""
+
+    def link(number: int) -> str:
+        return url_for(endpoint, _external=True, **query, page=number, per_page=per_page)
+
+    return {"first": link(1), "previous": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < pages else None, "last": link(pages)}
+
+
+def _paged_json(catalog: Catalog, endpoint: str, key: str, rows: list, query: dict[str, str], item: Callable[[Any], dict]) -> Response:
+    """Answer with one page of `rows` (each turned into JSON by `item`), its `pagination` object and `Link` header.
+
+    `query` holds the normalised filters the page links repeat (the release is added). The body and
+    header are kept in the memo per release, links, page and size; a page beyond the last is refused.
+    """
+    page, per_page = _paging()
+    total = len(rows)
+    pages = max(1, -(-total // per_page))  # an empty result still has its (empty) first page
+    if page > pages:
+        raise BadRequest(f"page {page} is beyond the last page ({pages}); {key}: {total}, per page: {per_page}.")
+    query = {"release": catalog.release.version, **{name: value for name, value in query.items() if value}}
+
+    def build() -> tuple[bytes, str]:
+        links = _page_links(f"api.{endpoint}", query, page, per_page, pages)
+        body = _envelope(catalog, key, [item(row) for row in rows[(page - 1) * per_page:page * per_page]])
+        body["pagination"] = {"page": page, "per_page": per_page, "total": total, "pages": pages,
+                              "next": links["next"], "previous": links["previous"]}
+        header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in
+                           (("first", links["first"]), ("prev", links["previous"]), ("next", links["next"]), ("last", links["last"])) if url)
+        return current_app.json.response(body).get_data(), header
+
+    # The links are absolute, so they depend on the address the request came to as well.
+    cache_key = ("api-page", endpoint, request.url_root, tuple(query.items()), page, per_page)
+    body, header = catalog.memo.get(cache_key, build, lambda value: len(value[0]) + len(value[1]) + 64)
+    response = current_app.response_class(body, mimetype=current_app.json.mimetype)
+    response.headers["Link"] = header
+    return response
+
+
 def _envelope(catalog: Catalog, key: str, data) -> dict:
     body = {"release": catalog.release.as_json(), key: data}
     if catalog.release.synthetic:
@@ -135,7 +211,8 @@ def index():
             "version": "v1",
             "default_release": "the latest real release, or the latest synthetic one when there is no real release",
             "endpoints": [
-                {"url": url_for(f"api.{name}"), "description": description, "filters": list(filters)}
+                {"url": url_for(f"api.{name}"), "description": description, "filters": list(filters),
+                 **({"pagination": PAGED[name]} if name in PAGED else {})}
                 for name, (description, filters) in ENDPOINTS.items()
             ],
         }
@@ -223,15 +300,14 @@ def _records(catalog: Catalog, filters) -> list[dict]:
 
 @bp.route("/answers")
 def answers():
-    """Return final answers with their citations."""
+    """Return one page of final answers with their citations (see the module docstring for paging)."""
     catalog = _catalog("answers")
     filters = _record_filters(catalog)
-
-    def build():
-        data = [{"country": catalog.countries[r["iso3"]]["name"], **r} for r in _records(catalog, filters)]
-        return _envelope(catalog, "answers", data)
-
-    return _cached_json(catalog, ("answers", *filters), build)
+    # The filtered list (references, 8 bytes each) is kept so that each further page costs only its own JSON.
+    rows = catalog.memo.get(("answers-records", *filters), lambda: _records(catalog, filters), lambda found: 8 * len(found) + 64)
+    query = {name: ",".join(sorted(set(_values(name)))) for name in ("round", "country", "indicator", "category")}
+    return _paged_json(catalog, "answers", "answers", rows, query,
+                       lambda r: {"country": catalog.countries[r["iso3"]]["name"], **r})
 
 
 @bp.route("/matrix")

@@ -186,30 +186,35 @@ def world_chart():
 
 @bp.route("/chart/aggregates.svg")
 def aggregates_chart():
-    """Draw each country-round's headline aggregate as an SVG bar chart (same filters as `/`)."""
+    """Draw the headline aggregate of each country in one round as an SVG bar chart, highest first.
+
+    Same filters as `/`; like the world map it shows one round, the latest unless `?round=` picks
+    another (a bar per country-round of every round would be unreadable). Drawn once per release,
+    round and region, then kept in the catalog's memo.
+    """
     _releases_list, release = _releases()
     if release is None:
         abort(404, NO_RELEASE)
     catalog = _catalog(release)
     aggregation = catalog.release.aggregation
     rows, round_, region = _filtered_scores(catalog, catalog.sorted_scores("-" + aggregation))
+    shown = maps.map_round(rows, round_)
 
     def draw() -> bytes:
-        # Drawing is slow (matplotlib lays out every label; seconds for 800 bars): once per release and filters.
-        multi_round = len({r.round for r in rows}) > 1
-        labels = [f"{r.name} ({r.iso3}){' ' + r.round if multi_round else ''}" for r in rows]
+        drawn = [r for r in rows if r.round == shown]
         note = _chart_note(catalog.release, f"aggregate {aggregation}")
-        title = "Migrant rights in national law: aggregate score" + (f", {round_}" if round_ else "") + (f", {region}" if region else "")
-        return charts.bar_chart(labels, [r.value(aggregation) for r in rows], title=title, note=note)
+        title = f"Migrant rights in national law: aggregate score, round {shown or '-'}" + (f", {region}" if region else "")
+        return charts.bar_chart([f"{r.name} ({r.iso3})" for r in drawn], [r.value(aggregation) for r in drawn], title=title, note=note)
 
-    return svg_response(catalog.memo.get(("aggregates-svg", round_, region), draw))
-
+    # The latest round by default and the same round asked for by name give the same figure: one entry.
+    return svg_response(catalog.memo.get(("aggregates-svg", shown, region), draw))
 
 
 def _chart_note(release, *details: str) -> str:
     """Return the provenance line printed under every chart of a release (marks synthetic data)."""
     note = ", ".join([f"rightsdb release {release.version}", f"scheme {release.scheme}", *details])
     return note + (" - synthetic demonstration data" if release.synthetic else "")
+
 
 @bp.route("/chart/countries/<iso3>.svg")
 def country_chart(iso3: str):
