@@ -39,6 +39,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for key, value in (test_config or {}).items():
         app.config[key] = value
 
+    if settings.TRUSTED_PROXIES:
+        # Behind TLS-terminating proxies: take the client's address, scheme and host from their
+        # X-Forwarded-* headers (absolute API links, secure cookies, the per-address login limit).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
+
     # Refuse to start on a bad codebook: CodebookError names the file, line and indicator.
     app.extensions["rightsdb.codebook"] = load_codebook(settings.CODEBOOK_PATH)
 

@@ -32,6 +32,8 @@ class Settings:
     SQL_ECHO: bool = False
     # Build the default release's public cache on a background thread when a server process starts.
     WARM_CACHE: bool = False
+    # Reverse proxies in front of the application whose X-Forwarded-* headers are trusted (0: none).
+    TRUSTED_PROXIES: int = 0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -56,6 +58,8 @@ class Settings:
             )
         if not 0 <= self.ALPHA_RED <= self.ALPHA_AMBER <= 1:
             raise ConfigError("RIGHTSDB_ALPHA_RED must be <= RIGHTSDB_ALPHA_AMBER, both between 0 and 1")
+        if not 0 <= self.TRUSTED_PROXIES <= 5:
+            raise ConfigError("RIGHTSDB_TRUSTED_PROXIES must be the number of reverse proxies in front of the application, 0 to 5")
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")

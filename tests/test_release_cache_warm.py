@@ -98,3 +98,25 @@ def test_a_server_app_freezes_its_start_up_objects_but_a_test_app_does_not(tmp_p
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_trusted_proxy_headers_set_the_scheme_and_host_of_absolute_links_and_are_ignored_otherwise(db_url, tmp_path):
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "data.example.org", "X-Forwarded-For": "203.0.113.7"}
+    for hops, expected in ((1, "https://data.example.org/api/v1/answers?"), (0, "http://localhost/api/v1/answers?")):
+        app = make_app(db_url, tmp_path, CODEBOOK_PATH=str(TINY_CODEBOOK), TRUSTED_PROXIES=hops)
+        try:
+            if hops:
+                _publish(app)
+            body = app.test_client().get("/api/v1/answers?per_page=1", headers=headers).get_json()
+            assert body["pagination"]["next"].startswith(expected), body["pagination"]
+        finally:
+            app.extensions["rightsdb.engine"].dispose()
+
+
+def test_trusted_proxies_must_be_a_small_count():
+    import pytest
+
+    from rightsdb.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="RIGHTSDB_TRUSTED_PROXIES"):
+        Settings.from_env({"RIGHTSDB_TRUSTED_PROXIES": "-1"}).check()
