@@ -321,3 +321,39 @@ def test_board_query_count_is_the_same_for_any_round_and_status(app, session, cl
     counts.add(log.count)
     assert len(_listed(html)) == 5
     assert len(counts) == 1, counts
+
+
+def test_round_page_links_each_slot_to_its_reassign_form_instead_of_printing_a_menu_per_slot(session, client_for, codebook):
+    supervisor = make_user(session, "supervisor")
+    round_ = make_round(session, codebook)
+    make_country(session, 1)
+    _cr, a, b = make_double_coding(session, codebook, round_, submit_a=False, submit_b=False)
+    for n in range(5):
+        make_user(session, "coder", name=f"Spare coder {n}")
+    session.commit()
+    client = client_for(supervisor)
+    page = client.get(f"/supervisor/rounds/{round_.id}").get_data(as_text=True)
+    assert f'href="/supervisor/assignments/{a.id}/reassign"' in page and f'href="/supervisor/assignments/{b.id}/reassign"' in page
+    assert "Spare coder 0" not in page.split('id="assign"')[0]  # no coder menu per slot above the assign form
+    form = client.get(f"/supervisor/assignments/{a.id}/reassign")
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200
+    assert f'action="/supervisor/assignments/{a.id}/reassign"' in html and 'name="csrf_token"' in html
+    assert all(f"Spare coder {n}" in html for n in range(5))
+    assert re.search(rf'<option value="{a.coder_id}" selected>', html)  # the current holder is preselected
+
+
+def test_a_refused_reassignment_returns_to_its_form_with_the_reason_and_changes_nothing(session, client_for, codebook):
+    supervisor = make_user(session, "supervisor")
+    round_ = make_round(session, codebook)
+    make_country(session, 1)
+    _cr, a, b = make_double_coding(session, codebook, round_, submit_a=False, submit_b=False)
+    session.commit()
+    client = client_for(supervisor)
+    response = client.post(f"/supervisor/assignments/{a.id}/reassign", data={"coder": str(b.coder_id)})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/supervisor/assignments/{a.id}/reassign")
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "already codes the other slot" in shown
+    session.expire_all()
+    assert session.get(Assignment, a.id).coder_id != b.coder_id
+    assert client.get("/supervisor/assignments/999999/reassign").status_code == 404

@@ -163,6 +163,18 @@ def _int(raw: str | None) -> int:
     return value
 
 
+@bp.route("/assignments/<int:assignment_id>/reassign", methods=["GET"])
+def reassign_form(assignment_id: int):
+    """Show the form that gives one assignment's slot to another coder (linked from the round's page)."""
+    session = get_session()
+    assignment = assignments.get_assignment(session=session, assignment_id=assignment_id)
+    country_round = assignment.country_round
+    return render_template(
+        "supervisor/reassign.html", assignment=assignment, country_round=country_round, round=country_round.round,
+        country=country_round.country, coder=assignment.coder, coders=_coder_choices(),
+    )
+
+
 @bp.route("/assignments/<int:assignment_id>/reassign", methods=["POST"])
 def reassign(assignment_id: int):
     """Give an assignment's slot to another coder; the answers stay."""
@@ -172,8 +184,8 @@ def reassign(assignment_id: int):
     try:
         assignments.reassign(session=session, assignment_id=assignment_id, coder_id=_int(request.form.get("coder")), actor_id=current_user.id)
     except DomainError as exc:
-        fail(exc)
-        return redirect(url_for("supervisor.round_detail", round_id=round_id))
+        fail(exc)  # back to the form, which shows the message
+        return redirect(url_for("supervisor.reassign_form", assignment_id=assignment_id))
     session.commit()
     flash("The slot is reassigned; the answers already given stay.", "success")
     return redirect(url_for("supervisor.round_detail", round_id=round_id))

@@ -61,6 +61,8 @@ PAGES = [
     ("progress-board", "supervisor", "/supervisor/"),
     ("country-round", "supervisor", lambda page, ctx: page.goto(f"/supervisor/country-rounds/{ctx['reconciling']}")),
     ("reconciliation-view", "supervisor", lambda page, ctx: _open_reconciliation(page, ctx["reconciling"])),
+    ("round", "supervisor", lambda page, ctx: page.goto(f"/supervisor/rounds/{ctx['round_id']}")),
+    ("reassign-slot", "supervisor", lambda page, ctx: page.goto(f"/supervisor/assignments/{ctx['assignment_id']}/reassign")),
     # Round 2026 only: the page for all rounds repeats the same markup for each round.
     ("reliability", "supervisor", lambda page, ctx: page.goto(f"/supervisor/reliability?round={ctx['round_id']}")),
     ("releases", "supervisor", "/releases-admin/"),
