@@ -121,11 +121,9 @@ def breakdown_release(app, version: str) -> None:
 
     from sqlmodel import Session
 
-    from rightsdb.db import bulk_insert, json_text
     from rightsdb.exports import csv_bytes, release_tables, write_xlsx, xlsx_sheets
     from rightsdb.exports_files import PARQUET_TABLES, STATA_TABLES, _write_parquet, _write_stata
-    from rightsdb.models import ReleaseAnswer
-    from rightsdb.releases import SNAPSHOT_COLUMNS, collect_final, get_release, release_inputs
+    from rightsdb.releases import collect_final, get_release, load_snapshot_rows, release_inputs
 
     codebook = app.extensions["rightsdb.codebook"]
     stages = []
@@ -140,10 +138,8 @@ def breakdown_release(app, version: str) -> None:
         rows = timed("collect_final (3 queries: decisions with both coders' answers, sources, citations)",
                      lambda: collect_final(session=session, codebook=codebook, synthetic=True))
         release = get_release(session=session, version=version)
-        json_columns = {"groups", "citations"}
-        timed("snapshot load (bulk_insert: COPY on PostgreSQL; rolled back here)", lambda: bulk_insert(
-            session.connection(), ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],
-            ((release.id, *(json_text(r[c]) if c in json_columns else r[c] for c in SNAPSHOT_COLUMNS)) for r in rows)))
+        timed("snapshot load (bulk_insert: COPY on PostgreSQL; rolled back here)",
+              lambda: load_snapshot_rows(session.connection(), release_id=release.id, rows=rows))
         session.rollback()
         inputs = timed("release_inputs (read a snapshot back: what a public page's first request does)",
                        lambda: release_inputs(session=session, release=release))

@@ -69,32 +69,26 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, columns: list[str], 
                 copy.write_row(row)
                 count += 1
         return count
-    if connection.dialect.name == "sqlite":
-        placeholders = ", ".join("?" for _ in columns)
-        dates = [n for n, c in enumerate(columns) if isinstance(table.c[c].type, sa.Date)]
-        batch: list[tuple] = []
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for row in rows:
-                if dates:  # stored as ISO text, as SQLAlchemy's SQLite Date type does
-                    row = tuple(v.isoformat() if n in dates and v is not None else v for n, v in enumerate(row))
-                batch.append(row)
-                if len(batch) == BULK_BATCH:
-                    cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({placeholders})", batch)
-                    count += len(batch)
-                    batch = []
-            if batch:
-                cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({placeholders})", batch)
-                count += len(batch)
-        finally:
-            cursor.close()
-        return count
-    # Any other engine: SQLAlchemy's own executemany, with the JSON text passed through as text.
-    typed = sa.table(table.name, *(sa.column(c, sa.Text if isinstance(table.c[c].type, sa.JSON) else table.c[c].type) for c in columns))
-    batch_dicts = [dict(zip(columns, row)) for row in rows]
-    if batch_dicts:
-        connection.execute(sa.insert(typed), batch_dicts)
-    return len(batch_dicts)
+    if connection.dialect.name != "sqlite":
+        raise ValueError(f"bulk_insert supports SQLite and PostgreSQL, not {connection.dialect.name}")
+    statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+    dates = {n for n, c in enumerate(columns) if isinstance(table.c[c].type, sa.Date)}
+    batch: list[tuple] = []
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for row in rows:
+            if dates:  # stored as ISO text, as SQLAlchemy's SQLite Date type does
+                row = tuple(v.isoformat() if n in dates and v is not None else v for n, v in enumerate(row))
+            batch.append(row)
+            if len(batch) == BULK_BATCH:
+                cursor.executemany(statement, batch)
+                count, batch = count + len(batch), []
+        if batch:
+            cursor.executemany(statement, batch)
+            count += len(batch)
+    finally:
+        cursor.close()
+    return count
 
 
 def create_all(engine: Engine) -> None:

@@ -71,9 +71,6 @@ def long_table(records: Iterable[dict], *, countries: dict[str, dict], codebook:
     records = sorted(records, key=lambda r: (r["iso3"], r["round"], order.get(r["indicator"], last)))
     names = {iso3: country.get("name", "") for iso3, country in countries.items()}
 
-    def citation_text(citations: list[dict]) -> str:
-        return _citation_text(citations) if citations else ""
-
     columns = {
         "iso3": text_column([r["iso3"] for r in records]),
         "country": text_column([names.get(r["iso3"], "") for r in records]),
@@ -89,7 +86,7 @@ def long_table(records: Iterable[dict], *, countries: dict[str, dict], codebook:
         "coder_b_answer": text_column([r["coder_b_answer"] or "" for r in records]),
         "outcome": text_column([r["outcome"] for r in records]),
         "reason": text_column([r["reason"] or "" for r in records]),
-        "citations": text_column([citation_text(r["citations"]) for r in records]),
+        "citations": text_column([_citation_text(r["citations"]) for r in records]),
         "_citations": pd.Series([r["citations"] for r in records], dtype=object),
     }
     return pd.DataFrame({name: columns[name] for name in [*LONG_COLUMNS, "_citations"]})

@@ -43,8 +43,9 @@ TABLE_TITLES = {
 
 
 def sha256_file(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Return the SHA-256 hex digest of a file (read in blocks: a workbook is tens of MB at world scale)."""
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_sums(path: Path) -> dict[str, str]:
@@ -289,10 +290,7 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
         progress(f"[{written}/{total}] {name}")
 
     def put(name: str, data: bytes) -> None:
-        _write(folder / name, data)
-        hashes[name] = hashlib.sha256(data).hexdigest()
-        sizes[name] = len(data)
-        report(name)
+        put_chunks(name, [data])
 
     def put_chunks(name: str, chunks) -> None:
         # Streamed to the file and hashed on the way: citations.csv alone is ~100 MB at world scale.

@@ -63,9 +63,9 @@ class ReleaseInputs:
     countries: dict[str, dict]
 
 
-#: The columns of a snapshot row (release_answers), as collect_final returns them.
 #: Rows per batch when streaming the large result sets (citations, snapshot rows) from the database.
 STREAM_ROWS = 10_000
+#: The columns of a snapshot row (release_answers), as collect_final returns them.
 SNAPSHOT_COLUMNS = (
     "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
     "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "citations",
@@ -170,10 +170,8 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     return rows
 
 
-def _group_list(raw, cache: dict) -> list[str]:
-    """Return the sorted migrant groups of a decision from its JSON text (or list), parsing each distinct text once."""
-    if not isinstance(raw, str):
-        return sorted(raw or [])
+def _group_list(raw: str, cache: dict) -> list[str]:
+    """Return the sorted migrant groups of a decision from its JSON text, parsing each distinct text once."""
     if raw not in cache:
         cache[raw] = sorted(json.loads(raw) or [])
     return list(cache[raw])
@@ -248,6 +246,18 @@ def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
         row["groups"] = _group_list(row["groups"], group_lists)
         rows.append(row)
     return rows
+
+
+def load_snapshot_rows(connection: sa.Connection, *, release_id: int, rows: list[dict]) -> int:
+    """Store collect_final's rows as release `release_id`'s snapshot; return the count.
+
+    A bulk load (COPY on PostgreSQL): no ORM objects and no per-row parameter processing.
+    """
+    json_columns = {"groups", "citations"}
+    return bulk_insert(
+        connection, ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],  # type: ignore[attr-defined]
+        ((release_id, *(json_text(row[c]) if c in json_columns else row[c] for c in SNAPSHOT_COLUMNS)) for row in rows),
+    )
 
 
 def snapshot_answers(*, session: Session, release: Release) -> list[dict]:
@@ -414,15 +424,10 @@ def publish_release(
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
     del previous_rows
     connection = session.connection()
-    json_columns = {"groups", "citations"}
 
     def load_snapshot() -> None:
-        # A bulk load (COPY on PostgreSQL): no ORM objects and no per-row parameter processing. It runs
-        # while the workbook is written on another thread (pyarrow and zlib leave this one the GIL).
-        bulk_insert(
-            connection, ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],  # type: ignore[attr-defined]
-            ((release.id, *(json_text(row[c]) if c in json_columns else row[c] for c in SNAPSHOT_COLUMNS)) for row in rows),
-        )
+        # Runs while the workbook is written on another thread (pyarrow and zlib leave this one the GIL).
+        load_snapshot_rows(connection, release_id=release.id, rows=rows)
         # The records hold everything the files need: free the snapshot dicts before the other files.
         rows.clear()
 
