@@ -113,9 +113,9 @@ def build_release(app, version: str, *, keep: bool) -> float:
 def breakdown_release(app, version: str) -> None:
     """Print where the release build spends its time, stage by stage (snapshot, tables, each format).
 
-    The stages run one after the other here; in `publish_release` the workbook is written on a
-    second thread while the CSV, Stata and Parquet files are written, so the build takes less than
-    their sum.
+    The stages run one after the other here; in `publish_release` the database writes the snapshot
+    and a second thread writes the workbook while the CSV, Stata and Parquet files are written, so
+    the build takes less than their sum.
     """
     import io
 
@@ -123,7 +123,7 @@ def breakdown_release(app, version: str) -> None:
 
     from rightsdb.exports import csv_bytes, release_tables, write_xlsx, xlsx_sheets
     from rightsdb.exports_files import PARQUET_TABLES, STATA_TABLES, _write_parquet, _write_stata
-    from rightsdb.releases import collect_final, get_release, load_snapshot_rows, release_inputs
+    from rightsdb.releases import collect_final, get_release, load_snapshot, release_inputs
 
     codebook = app.extensions["rightsdb.codebook"]
     stages = []
@@ -138,8 +138,12 @@ def breakdown_release(app, version: str) -> None:
         rows = timed("collect_final (3 queries: decisions with both coders' answers, sources, citations)",
                      lambda: collect_final(session=session, codebook=codebook, synthetic=True))
         release = get_release(session=session, version=version)
-        timed("snapshot load (bulk_insert: COPY on PostgreSQL; rolled back here)",
-              lambda: load_snapshot_rows(session.connection(), release_id=release.id, rows=rows))
+        scratch = Release(version=f"{version}-breakdown", title="scratch", release_date=release.release_date, codebook_version=release.codebook_version,
+                          scheme=release.scheme, aggregation=release.aggregation, synthetic=True)
+        session.add(scratch)
+        session.flush()
+        timed("snapshot (INSERT ... SELECT of values and citations, in the database; rolled back here)",
+              lambda: load_snapshot(session.connection(), release_id=scratch.id, rows=rows, synthetic=True, codebook=codebook))
         session.rollback()
         inputs = timed("release_inputs (read a snapshot back: what a public page's first request does)",
                        lambda: release_inputs(session=session, release=release))

@@ -8,7 +8,6 @@ calls them commits once per user action, so each action is one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,8 +17,6 @@ from sqlmodel import Session, SQLModel
 
 from . import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
-
-BULK_BATCH = 5000
 
 
 def json_text(value) -> str:
@@ -49,46 +46,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     return sa.create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=json_text)
-
-
-def bulk_insert(connection: sa.Connection, table: sa.Table, columns: list[str], rows: Iterable[tuple]) -> int:
-    """Insert many rows of plain values into `table` inside the connection's transaction; return the count.
-
-    Values must already be what the column stores: JSON columns as JSON text (see `json_text`), dates
-    as `datetime.date`. PostgreSQL gets COPY, SQLite one executemany on the driver: at world scale
-    (52,000 snapshot rows holding ~100 MB of citations) SQLAlchemy's per-row parameter processing
-    and multi-row INSERT statements took 3 s on SQLite and 9 s on PostgreSQL.
-    """
-    quote = connection.dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    count = 0
-    if connection.dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        return count
-    if connection.dialect.name != "sqlite":
-        raise ValueError(f"bulk_insert supports SQLite and PostgreSQL, not {connection.dialect.name}")
-    statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-    dates = {n for n, c in enumerate(columns) if isinstance(table.c[c].type, sa.Date)}
-    batch: list[tuple] = []
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for row in rows:
-            if dates:  # stored as ISO text, as SQLAlchemy's SQLite Date type does
-                row = tuple(v.isoformat() if n in dates and v is not None else v for n, v in enumerate(row))
-            batch.append(row)
-            if len(batch) == BULK_BATCH:
-                cursor.executemany(statement, batch)
-                count, batch = count + len(batch), []
-        if batch:
-            cursor.executemany(statement, batch)
-            count += len(batch)
-    finally:
-        cursor.close()
-    return count
 
 
 def create_all(engine: Engine) -> None:

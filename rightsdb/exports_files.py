@@ -268,13 +268,8 @@ def datapackage(release, codebook: Codebook, tables: dict[str, pd.DataFrame], ha
     }
 
 
-def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: Callable[[str], None] = lambda _m: None,
-                        alongside: Callable[[], None] = lambda: None) -> None:
-    """Write every file of a release into `folder` (which the caller makes atomic), reporting "[n/total] name" per file.
-
-    `alongside` is called on this thread while the workbook is being written on another (publication
-    loads the snapshot into the database then).
-    """
+def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: Callable[[str], None] = lambda _m: None) -> None:
+    """Write every file of a release into `folder` (which the caller makes atomic), reporting "[n/total] name" per file."""
     release = inputs.release
     tables = release_tables(inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme)
     folder = Path(folder)
@@ -319,7 +314,6 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
         # Leaving this block waits for the workbook, also after an error here, so that no thread is
         # still writing into a folder the caller is about to remove.
         workbook = pool.submit(write_xlsx, folder / XLSX_NAME, xlsx_sheets(tables))
-        alongside()
         for name, frame in tables.items():
             put_chunks(f"data/{name}.csv", csv_chunks(frame))
         labels = {**LONG_COLUMNS, **{c.id: c.name for c in codebook.categories}, **{a.id: a.label for a in codebook.scoring.aggregations}}

@@ -313,12 +313,34 @@ class ReleaseAnswer(SQLModel, table=True):
     coder_b_answer: Optional[str] = Field(default=None, max_length=20)
     outcome: str = Field(max_length=20)
     reason: str = Field(default="")
-    citations: list[dict[str, Any]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    # The decision that settled the value when the release was published. Not a foreign key: a later
+    # correction may replace that decision, and the snapshot must stay as it was.
+    decision_id: Optional[int] = None
 
     __table_args__ = (
         sa.Index("ix_release_answers_country", "release_id", "country_iso3"),
         sa.Index("ix_release_answers_indicator", "release_id", "indicator_id"),
     )
+
+
+class ReleaseCitation(SQLModel, table=True):
+    """One legal citation standing behind a release's final value, frozen at publication (a row of citations.csv)."""
+
+    __tablename__ = "release_citations"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="releases.id")
+    release_answer_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("release_answers.id", ondelete="CASCADE"), nullable=False))
+    position: int  # 1, 2, ... within the answer, in the order the citations were entered
+    instrument_type: str = Field(max_length=40)
+    title: str = Field(max_length=500)
+    pinpoint: str = Field(default="", max_length=300)
+    url: str = Field(default="", max_length=2000)  # the citation's deep link, else the source's
+    date_in_force: Optional[date] = None
+    language: str = Field(default="", max_length=20)
+    excerpt: str = Field(default="")
+    translation: str = Field(default="")
+
+    __table_args__ = (sa.Index("ix_release_citations_answer", "release_id", "release_answer_id", "position"),)
 
 
 # Append-only audit trail, enforced by the database itself on both supported engines.

@@ -2,7 +2,8 @@
 
 A release holds every final country-round (CountryRound.finalized_at set) of one kind only: real
 countries, or (synthetic=True) fictional demonstration countries, never both. Publication writes one
-ReleaseAnswer row per (country, round, indicator); files are built from those rows alone, so a later
+ReleaseAnswer row per (country, round, indicator) and one ReleaseCitation row per citation standing
+behind it (copied by the database itself); files are built from those rows alone, so a later
 correction of a Decision changes nothing in a published release and only shows in the next one's
 changelog. Files are written to a temporary sibling folder and renamed into place at the end, so a
 failed build leaves no partial release (and the caller, which has not committed, leaves no row).
@@ -22,6 +23,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +36,6 @@ from sqlmodel import Session, select
 from . import scoring
 from .audit import record_event
 from .codebook import Codebook
-from .db import bulk_insert, json_text
 from .errors import Conflict, InvalidInput, NotFound
 from .models import (
     Answer,
@@ -47,6 +48,7 @@ from .models import (
     LegalSource,
     Release,
     ReleaseAnswer,
+    ReleaseCitation,
     Round,
 )
 
@@ -63,17 +65,23 @@ class ReleaseInputs:
     countries: dict[str, dict]
 
 
-#: Rows per batch when streaming the large result sets (citations, snapshot rows) from the database.
+#: Rows per batch when streaming the large result sets (snapshot citations) from the database.
 STREAM_ROWS = 10_000
 #: The columns of a snapshot row (release_answers), as collect_final returns them.
 SNAPSHOT_COLUMNS = (
     "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
-    "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "citations",
+    "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "decision_id",
 )
+#: The fields of a frozen citation (release_citations), as each record's "citations" list holds them.
+CITATION_FIELDS = ("instrument_type", "title", "pinpoint", "url", "date_in_force", "language", "excerpt", "translation")
 
 
 def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, scheme_id: str | None = None) -> list[dict]:
-    """Return the snapshot rows (plain dicts of SNAPSHOT_COLUMNS) of every final country-round of one kind."""
+    """Return the snapshot rows (plain dicts of SNAPSHOT_COLUMNS plus "citations") of every final country-round of one kind.
+
+    The "citations" (plain dicts of CITATION_FIELDS) are what the files are built from; the snapshot's
+    own copy is made by `freeze_citations` inside the database, from the same rows.
+    """
     scheme = codebook.scheme(scheme_id)
     # Plain columns, never ORM entities: at world scale building objects costs far more than the queries.
     country_rounds = session.exec(
@@ -116,12 +124,12 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
         .join(Citation, Citation.id == DecisionCitation.citation_id)
         .join(Decision, Decision.id == DecisionCitation.decision_id)
         .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
+        # The order and the link rule of freeze_citations, which must give the same list.
         .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
         # Streamed in batches: fetched at once, the ~100 MB of excerpts would also sit in the driver's buffer.
         .execution_options(yield_per=STREAM_ROWS)
     ):
         instrument_type, title, source_url, date_in_force, language = sources[source_id]
-        # Freeze each standing citation as plain JSON values.
         citations[decision_id].append(
             {
                 "instrument_type": instrument_type,
@@ -162,12 +170,37 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
                 "coder_b_answer": coder_b,
                 "outcome": outcome,
                 "reason": reason,
+                "decision_id": decision_id,
                 "citations": citations.get(decision_id, []),
             }
         )
     order = {ident: n for n, ident in enumerate(codebook.indicator_ids)}
     rows.sort(key=lambda r: (r["country_iso3"], r["round_name"], order[r["indicator_id"]]))
     return rows
+
+
+def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:
+    """Copy the citations standing behind every value of release `release_id` into release_citations; return the count.
+
+    One INSERT ... SELECT, run by the database itself: the ~100 MB of excerpts of a world-scale release
+    never pass through Python. Each value's citations keep the order they were entered in (position,
+    then id), numbered from 1; a citation without its own link takes its source's.
+    """
+    answers, links = ReleaseAnswer.__table__, DecisionCitation.__table__  # type: ignore[attr-defined]
+    cited, sources = Citation.__table__, LegalSource.__table__  # type: ignore[attr-defined]
+    position = sa.func.row_number().over(partition_by=answers.c.id, order_by=(cited.c.position, cited.c.id))
+    rows = (
+        select(answers.c.release_id, answers.c.id, position, sources.c.instrument_type, sources.c.title, cited.c.pinpoint,
+               sa.func.coalesce(sa.func.nullif(cited.c.url, ""), sources.c.url), sources.c.date_in_force, sources.c.language,
+               cited.c.excerpt, cited.c.translation)
+        .join(links, links.c.decision_id == answers.c.decision_id)
+        .join(cited, cited.c.id == links.c.citation_id)
+        .join(sources, sources.c.id == cited.c.source_id)
+        .where(answers.c.release_id == release_id)
+    )
+    target = ReleaseCitation.__table__  # type: ignore[attr-defined]
+    names = ["release_id", "release_answer_id", "position", *CITATION_FIELDS]
+    return connection.execute(sa.insert(target).from_select(names, rows).execution_options(preserve_rowcount=True)).rowcount
 
 
 def _group_list(raw: str, cache: dict) -> list[str]:
@@ -226,48 +259,120 @@ def get_release(*, session: Session, version: str) -> Release:
     return release
 
 
-def release_rows(*, session: Session, release: Release) -> list[ReleaseAnswer]:
-    """Return the snapshot rows of a release (one query)."""
-    return list(session.exec(select(ReleaseAnswer).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id)).all())
-
-
 def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
-    """Return the snapshot rows of a release as plain dicts of SNAPSHOT_COLUMNS, in id order (one query)."""
+    """Return the snapshot rows of a release as plain dicts of SNAPSHOT_COLUMNS plus their "citations", in id order (two queries)."""
     # The groups as JSON text, parsed once per distinct text (nearly all are "[]"), and Core rows on the
     # session's connection: the ORM's row processing cost ~0.3 s at world scale.
+    connection = session.connection()
     columns = [sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in SNAPSHOT_COLUMNS]
-    result = session.connection().execute(
-        select(*columns).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id).execution_options(yield_per=STREAM_ROWS)  # type: ignore[arg-type]
+    result = connection.execute(
+        select(ReleaseAnswer.id, *columns).where(ReleaseAnswer.release_id == release.id).order_by(ReleaseAnswer.id)  # type: ignore[arg-type]
     )
     group_lists: dict = {}
     rows = []
-    for row in result:
-        row = dict(zip(SNAPSHOT_COLUMNS, row))
+    by_id: dict[int, list[dict]] = {}
+    for answer_id, *values in result:
+        row = dict(zip(SNAPSHOT_COLUMNS, values))
         row["groups"] = _group_list(row["groups"], group_lists)
+        row["citations"] = by_id[answer_id] = []
         rows.append(row)
+    days: dict = {None: ""}
+    for answer_id, *values in connection.execute(
+        select(ReleaseCitation.release_answer_id, *(getattr(ReleaseCitation, name) for name in CITATION_FIELDS))  # type: ignore[arg-type]
+        .where(ReleaseCitation.release_id == release.id)
+        .order_by(ReleaseCitation.release_answer_id, ReleaseCitation.position)
+        # Streamed in batches: fetched at once, the ~100 MB of excerpts would also sit in the driver's buffer.
+        .execution_options(yield_per=STREAM_ROWS)
+    ):
+        citation = dict(zip(CITATION_FIELDS, values))
+        day = citation["date_in_force"]
+        if day not in days:
+            days[day] = day.isoformat()
+        citation["date_in_force"] = days[day]
+        by_id[answer_id].append(citation)
     return rows
 
 
-def load_snapshot_rows(connection: sa.Connection, *, release_id: int, rows: list[dict]) -> int:
-    """Store collect_final's rows as release `release_id`'s snapshot; return the count.
+def _ranks(values) -> dict:
+    """Number distinct values in the order they first appear."""
+    return {value: n for n, value in enumerate(dict.fromkeys(values))}
 
-    A bulk load (COPY on PostgreSQL): no ORM objects and no per-row parameter processing.
+
+def freeze_answers(connection: sa.Connection, *, release_id: int, rows: list[dict], synthetic: bool, codebook: Codebook) -> int:
+    """Copy the final values behind collect_final's `rows` into release_answers; return the count.
+
+    One INSERT ... SELECT of the same decisions (every final country-round of the kind), run by the
+    database itself. What Python derived (category, binary value, score) comes as CASE expressions
+    made from the rows, and the rows' order (country, round, codebook order) is kept in the ids, the
+    order the snapshot's readers see.
     """
-    json_columns = {"groups", "citations"}
-    return bulk_insert(
-        connection, ReleaseAnswer.__table__, ["release_id", *SNAPSHOT_COLUMNS],  # type: ignore[attr-defined]
-        ((release_id, *(json_text(row[c]) if c in json_columns else row[c] for c in SNAPSHOT_COLUMNS)) for row in rows),
+    if not rows:
+        return 0
+
+    def mapped(column, pairs: dict, kind):
+        whens = {key: sa.literal(value, kind) for key, value in pairs.items() if key is not None and value is not None}
+        return sa.case(whens, value=column, else_=sa.null()) if whens else sa.null()
+
+    slot_a, slot_b = aliased(Assignment), aliased(Assignment)
+    answer_a, answer_b = aliased(Answer), aliased(Answer)
+    values = (
+        sa.literal(release_id, sa.Integer), CountryRound.country_iso3, Round.name, Round.reference_date, Decision.indicator_id,
+        mapped(Decision.indicator_id, {r["indicator_id"]: r["category_id"] for r in rows}, sa.String),
+        Decision.value, Decision.groups,
+        mapped(Decision.value, {r["answer"]: r["binary"] for r in rows}, sa.Integer),
+        mapped(Decision.value, {r["answer"]: r["score"] for r in rows}, sa.Float),
+        answer_a.value, answer_b.value, Decision.outcome, Decision.reason, Decision.id,
     )
+    order = (
+        mapped(CountryRound.country_iso3, _ranks(r["country_iso3"] for r in rows), sa.Integer),
+        mapped(Round.name, _ranks(sorted({r["round_name"] for r in rows})), sa.Integer),
+        mapped(Decision.indicator_id, _ranks(codebook.indicator_ids), sa.Integer),
+    )
+    decisions = (
+        select(*values)
+        .join(CountryRound, CountryRound.id == Decision.country_round_id)
+        .join(Round, Round.id == CountryRound.round_id)
+        .join(Country, Country.iso3 == CountryRound.country_iso3)
+        .outerjoin(slot_a, sa.and_(slot_a.country_round_id == Decision.country_round_id, slot_a.slot == "A"))
+        .outerjoin(answer_a, sa.and_(answer_a.assignment_id == slot_a.id, answer_a.indicator_id == Decision.indicator_id))
+        .outerjoin(slot_b, sa.and_(slot_b.country_round_id == Decision.country_round_id, slot_b.slot == "B"))
+        .outerjoin(answer_b, sa.and_(answer_b.assignment_id == slot_b.id, answer_b.indicator_id == Decision.indicator_id))
+        # The rule of collect_final.
+        .where(CountryRound.finalized_at.is_not(None), Country.synthetic == synthetic)  # type: ignore[union-attr]
+        .order_by(*order)
+    )
+    names = ["release_id", *SNAPSHOT_COLUMNS]
+    # preserve_rowcount: SQLAlchemy otherwise reports a count only for UPDATE and DELETE.
+    statement = sa.insert(ReleaseAnswer.__table__).from_select(names, decisions).execution_options(preserve_rowcount=True)  # type: ignore[attr-defined]
+    return connection.execute(statement).rowcount
+
+
+def load_snapshot(connection: sa.Connection, *, release_id: int, rows: list[dict], synthetic: bool, codebook: Codebook) -> tuple[int, int]:
+    """Store the snapshot of collect_final's `rows` as release `release_id`'s; return the counts of values and citations.
+
+    The database copies both (`freeze_answers`, `freeze_citations`): no value passes through Python.
+    Raises if the database did not freeze exactly the values and citations the rows hold.
+    """
+    answers = freeze_answers(connection, release_id=release_id, rows=rows, synthetic=synthetic, codebook=codebook)
+    citations = freeze_citations(connection, release_id=release_id)
+    expected = (len(rows), sum(len(row["citations"]) for row in rows))
+    if (answers, citations) != expected:
+        raise RuntimeError(f"The snapshot froze {answers} values and {citations} citations where the files hold {expected[0]} and {expected[1]}.")
+    return answers, citations
 
 
 def snapshot_answers(*, session: Session, release: Release) -> list[dict]:
     """Return what the changelog compares of a release's snapshot rows: the keys, the answer and the groups.
 
-    Not the citations: at world scale they are ~100 MB of JSON, and the changelog does not read them.
+    The groups sorted, as collect_final gives them (the snapshot keeps the decision's own order).
     """
     columns = ("country_iso3", "round_name", "indicator_id", "answer", "groups")
-    result = session.exec(select(*(getattr(ReleaseAnswer, name) for name in columns)).where(ReleaseAnswer.release_id == release.id))  # type: ignore[arg-type]
-    return [dict(zip(columns, row)) for row in result.all()]
+    result = session.connection().execute(
+        select(*(sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in columns))  # type: ignore[arg-type]
+        .where(ReleaseAnswer.release_id == release.id)
+    )
+    group_lists: dict = {}
+    return [dict(zip(columns, (*row[:-1], _group_list(row[-1], group_lists)))) for row in result]
 
 
 def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> ReleaseInputs:
@@ -320,15 +425,14 @@ def _pause_for_crash_test(temporary: Path) -> None:
         time.sleep(3600)
 
 
-def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None],
-                      alongside: Callable[[], None] = lambda: None) -> None:
-    """Build the files in a temporary sibling folder and rename it into place at the end (`alongside`: see write_release_files)."""
+def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None]) -> None:
+    """Build the files in a temporary sibling folder and rename it into place at the end."""
     from .exports_files import write_release_files
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
-        write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress, alongside=alongside)
+        write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress)
         _pause_for_crash_test(temporary)
         temporary.rename(folder)
     except BaseException:
@@ -361,6 +465,29 @@ def _collector_paused(function):
             return function(*args, **kwargs)
 
     return paused
+
+
+#: What a release reads. While one is being published nobody may change them (see `_hold_still`).
+SOURCE_TABLES = (Country, Round, CountryRound, Assignment, Answer, Decision, DecisionCitation, Citation, LegalSource)
+
+
+def _hold_still(session: Session) -> None:
+    """Keep what a release reads from changing until the publication commits or rolls back.
+
+    The files are written from the rows collect_final reads while the database copies the same
+    citations into the snapshot (freeze_citations): both must see one state of the data. On
+    PostgreSQL the source tables are locked in SHARE mode (others can read, writers wait); on SQLite
+    the write lock is taken now (BEGIN IMMEDIATE), so every later read is in the same transaction.
+    Either way coders' saves wait the few seconds of a publication.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        quote = connection.dialect.identifier_preparer.quote
+        names = ", ".join(quote(model.__tablename__) for model in SOURCE_TABLES)  # type: ignore[attr-defined]
+        connection.exec_driver_sql(f"LOCK TABLE {names} IN SHARE MODE")
+    elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        # The sqlite3 module opens a transaction only at the first write; one that is open holds the lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @_collector_paused
@@ -400,6 +527,7 @@ def publish_release(
     # can only be left by a build that was killed before its transaction committed: never published,
     # never served. Remove it so that the same version can be built again.
     discard_release_files(exports_dir=exports_dir, version=version)
+    _hold_still(session)
     rows = collect_final(session=session, codebook=codebook, synthetic=synthetic, scheme_id=scheme.id)
     if not rows:
         kind = "synthetic" if synthetic else "real"
@@ -424,14 +552,18 @@ def publish_release(
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
     del previous_rows
     connection = session.connection()
-
-    def load_snapshot() -> None:
-        # Runs while the workbook is written on another thread (pyarrow and zlib leave this one the GIL).
-        load_snapshot_rows(connection, release_id=release.id, rows=rows)
-        # The records hold everything the files need: free the snapshot dicts before the other files.
-        rows.clear()
-
-    _write_atomically(folder, inputs, codebook, progress, alongside=load_snapshot)
+    # The database writes the snapshot (SQLite's C code and the PostgreSQL server run without the GIL)
+    # while this thread writes the files from the same rows; neither touches what the other uses.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsdb-snapshot") as pool:
+        snapshot = pool.submit(load_snapshot, connection, release_id=release.id, rows=rows, synthetic=synthetic, codebook=codebook)
+        # Leaving this block waits for the snapshot, also after an error here.
+        _write_atomically(folder, inputs, codebook, progress)
+    try:
+        snapshot.result()  # the snapshot's own error, if it failed
+    except BaseException:
+        discard_release_files(exports_dir=exports_dir, version=version)
+        raise
+    del rows
     release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
     session.add(release)
     record_event(

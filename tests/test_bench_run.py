@@ -13,7 +13,7 @@ FIGURES = [
     r"^release build peak memory \(ru_maxrss .*: \d+ MiB  target < 1024 MiB  (PASS|FAIL)$",
     r"^release build output .*: 18 files, \d+ MiB",
     r"^release build stage: collect_final .*: [\d.]+ s",
-    r"^release build stage: snapshot load .*: [\d.]+ s",
+    r"^release build stage: snapshot .*: [\d.]+ s",
     r"^release build stage: Excel workbook .*: [\d.]+ s",
 ]
 PAGES = ["coder form", "reconciliation view (country-round)", "reconciliation view (one indicator)", "supervisor progress board",
