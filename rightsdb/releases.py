@@ -276,21 +276,41 @@ def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
         row["groups"] = _group_list(row["groups"], group_lists)
         row["citations"] = by_id[answer_id] = []
         rows.append(row)
-    days: dict = {None: ""}
-    for answer_id, *values in connection.execute(
+    statement = (
         select(ReleaseCitation.release_answer_id, *(getattr(ReleaseCitation, name) for name in CITATION_FIELDS))  # type: ignore[arg-type]
         .where(ReleaseCitation.release_id == release.id)
         .order_by(ReleaseCitation.release_answer_id, ReleaseCitation.position)
-        # Streamed in batches: fetched at once, the ~100 MB of excerpts would also sit in the driver's buffer.
-        .execution_options(yield_per=STREAM_ROWS)
-    ):
-        citation = dict(zip(CITATION_FIELDS, values))
-        day = citation["date_in_force"]
-        if day not in days:
-            days[day] = day.isoformat()
-        citation["date_in_force"] = days[day]
-        by_id[answer_id].append(citation)
+    )
+    days: dict = {None: ""}
+    for batch in _driver_batches(connection, statement):
+        for answer_id, instrument_type, title, pinpoint, url, day, language, excerpt, translation in batch:
+            if day not in days:  # SQLite gives the stored ISO text, PostgreSQL a date
+                days[day] = day if isinstance(day, str) else day.isoformat()
+            by_id[answer_id].append({
+                "instrument_type": instrument_type, "title": title, "pinpoint": pinpoint, "url": url,
+                "date_in_force": days[day], "language": language, "excerpt": excerpt, "translation": translation,
+            })
     return rows
+
+
+def _driver_batches(connection: sa.Connection, statement) -> Iterator[list[tuple]]:
+    """Yield the rows of `statement` as the driver's own tuples, a batch at a time, in the connection's transaction.
+
+    No SQLAlchemy row or type processing (at world scale it was half the time of reading ~190,000
+    citations): values come as the driver gives them. On PostgreSQL a server-side cursor streams them,
+    so the ~100 MB of excerpts never sit in the driver's buffer at once. `statement` may only bind
+    plain numbers or text (it is compiled with its values inline).
+    """
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    postgresql = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name="rightsdb_snapshot") if postgresql else driver.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(STREAM_ROWS):
+            yield batch
+    finally:
+        cursor.close()
 
 
 def _ranks(values) -> dict:
