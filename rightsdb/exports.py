@@ -264,9 +264,12 @@ def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
 
     The sheet XML is made by pyarrow kernels (rightsdb.tabular) and streamed straight into the zip: at
     world scale (millions of cells) a cell object per value, even openpyxl's write-only cells, costs
-    minutes. Text is always an inline string, so a value such as "=1+1" stays text.
+    minutes. Text is always a string cell (shared or inline), so a value such as "=1+1" stays text.
+    Text columns whose values repeat go through a shared strings table (as Excel itself writes text):
+    about a fifth less XML to make and deflate at world scale, and each distinct value is formatted once.
     """
     names = [name[:31] for name in sheets]
+    strings, shared = tabular.shared_strings([arrays for _columns, arrays in sheets.values()])
     sheet_list = "".join(f'<sheet name="{_xml_text(name)}" sheetId="{n}" r:id="rId{n}"/>' for n, name in enumerate(names, start=1))
     workbook_rels = "".join(
         f'<Relationship Id="rId{n}" Type="{XLSX_RELS}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in range(1, len(names) + 1)
@@ -275,6 +278,10 @@ def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
         f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
         for n in range(1, len(names) + 1)
     )
+    if len(strings):
+        workbook_rels += f'<Relationship Id="rId{len(names) + 2}" Type="{XLSX_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+        overrides += ('<Override PartName="/xl/sharedStrings.xml" '
+                      'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
     head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("[Content_Types].xml", head + (
@@ -291,9 +298,13 @@ def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
         archive.writestr("xl/workbook.xml", head + f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{XLSX_RELS}"><sheets>{sheet_list}</sheets></workbook>')
         archive.writestr("xl/_rels/workbook.xml.rels", head + f'<Relationships xmlns="{XLSX_PACKAGE_RELS}">{workbook_rels}</Relationships>')
         archive.writestr("xl/styles.xml", head + XLSX_STYLES)
-        for n, (columns, arrays) in enumerate(sheets.values(), start=1):
+        if len(strings):
+            with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+                for piece in tabular.shared_strings_xml(strings, tabular.shared_count(shared), XLSX_MAIN):
+                    part.write(piece)
+        for n, ((columns, arrays), columns_shared) in enumerate(zip(sheets.values(), shared), start=1):
             with archive.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True) as sheet:
-                for piece in tabular.sheet_xml(columns, arrays, XLSX_MAIN):
+                for piece in tabular.sheet_xml(columns, arrays, XLSX_MAIN, columns_shared):
                     sheet.write(piece)
 
 
