@@ -148,7 +148,8 @@ def breakdown_release(app, version: str) -> None:
         inputs = timed("release_inputs (read a snapshot back: what a public page's first request does)",
                        lambda: release_inputs(session=session, release=release))
     tables = timed("release_tables (long, matrix, scores, codebook, countries, reliability, citations)",
-                   lambda: release_tables(inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme))
+                   lambda: release_tables(inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme,
+                                          citations=inputs.citations))
     timed("CSV of every table", lambda: [csv_bytes(frame) for frame in tables.values()])
     timed("Excel workbook (every table; on its own thread in the build)", lambda: write_xlsx(io.BytesIO(), xlsx_sheets(tables)))
     with tempfile.TemporaryDirectory() as folder:

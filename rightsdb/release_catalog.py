@@ -31,7 +31,7 @@ from sqlmodel import Session
 from . import scoring
 from .codebook import Codebook
 from .models import Release
-from .releases import collector_paused, release_inputs
+from .releases import CITATION_FIELDS, collector_paused, release_inputs
 
 CACHE_SIZE = 16
 _BUILD_LOCK = threading.Lock()
@@ -152,6 +152,7 @@ class Catalog:
     regions: list[str]
     by_country: dict[str, list[dict]] = field(default_factory=dict)
     by_indicator: dict[str, list[dict]] = field(default_factory=dict)
+    citations: Any = None  # the release's citations table (ReleaseInputs.citations), for the long table
     _long: Any = None
     memo: Memo = field(default_factory=Memo, repr=False, compare=False)
 
@@ -161,7 +162,7 @@ class Catalog:
             from .exports import long_table
 
             with collector_paused():
-                self._long = long_table(self.records, countries=self.countries, codebook=codebook)
+                self._long = long_table(self.records, countries=self.countries, codebook=codebook, citations=self.citations)
         return self._long
 
     def sorted_scores(self, key: str) -> list[ScoreRow]:
@@ -185,6 +186,12 @@ def build_catalog(*, session: Session, codebook: Codebook, release: Release) -> 
 
 def _build_catalog(*, session: Session, codebook: Codebook, release: Release) -> Catalog:
     inputs = release_inputs(session=session, release=release)
+    # The pages and the API show each value's citations as dicts.
+    standing: list[list[dict]] = [[] for _ in inputs.records]
+    for record, citation in zip(inputs.citations["record"].to_pylist(), inputs.citations.select(list(CITATION_FIELDS)).to_pylist()):
+        standing[record].append(citation)
+    for record, citations in zip(inputs.records, standing):
+        record["citations"] = citations
     by_country: dict[str, list[dict]] = defaultdict(list)
     by_indicator: dict[str, list[dict]] = defaultdict(list)
     by_country_round: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
@@ -207,6 +214,7 @@ def _build_catalog(*, session: Session, codebook: Codebook, release: Release) ->
         regions=sorted({c["region"] for c in inputs.countries.values() if c["region"]}),
         by_country=dict(by_country),
         by_indicator=dict(by_indicator),
+        citations=inputs.citations,
     )
 
 

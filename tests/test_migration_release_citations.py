@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from rightsdb.migrate import alembic_config, upgrade
 from rightsdb.models import Release
-from rightsdb.releases import release_inputs
+from rightsdb.releases import CITATION_FIELDS, release_inputs
 from tests.conftest import PG_SKIP, PG_URL
 
 SCHEMA = "rightsdb_migration_0002"
@@ -92,8 +92,12 @@ def test_upgrade_moves_frozen_citations_to_rows_and_downgrade_moves_them_back(em
         # Read back through the application, each value's list is the JSON it had.
         with Session(engine) as session:
             release = session.exec(select(Release)).one()
-            records = release_inputs(session=session, release=release).records
-        assert [r["citations"] for r in records] == FROZEN
+            inputs = release_inputs(session=session, release=release)
+        standing: list[list[dict]] = [[] for _ in inputs.records]
+        table = inputs.citations
+        for record, citation in zip(table["record"].to_pylist(), table.select(list(CITATION_FIELDS)).to_pylist()):
+            standing[record].append(citation)
+        assert standing == FROZEN
 
         command.downgrade(alembic_config(empty_url), "0001")
         with engine.connect() as connection:

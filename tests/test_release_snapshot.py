@@ -201,3 +201,9 @@ def test_release_build_pauses_the_cyclic_collector_and_restores_it():
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()
+
+
+def test_the_export_layer_and_the_snapshot_name_the_citation_fields_alike():
+    from rightsdb.exports import CITATION_COLUMNS, CITATION_FIELDS as EXPORTED
+
+    assert EXPORTED == CITATION_FIELDS == CITATION_COLUMNS[4:]
