@@ -298,7 +298,7 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
 def release_verify(version: str) -> None:
     """Rebuild release VERSION from its snapshot and compare every file with SHA256SUMS."""
     from .errors import DomainError
-    from .releases import get_release, verify_release
+    from .releases import SNAPSHOT_PROBLEM, get_release, verify_release
 
     app = _app()
     with app.app_context(), _session(app) as session:
@@ -309,7 +309,7 @@ def release_verify(version: str) -> None:
             raise click.ClickException(str(exc)) from None
     if problems:
         for name in problems:
-            click.echo(f"checksum differs: {name}", err=True)
+            click.echo(name if name.startswith(SNAPSHOT_PROBLEM) else f"checksum differs: {name}", err=True)
         sys.exit(1)
     click.echo(f"Release {version} verified.")
 

@@ -324,12 +324,18 @@ class ReleaseAnswer(SQLModel, table=True):
 
 
 class ReleaseCitation(SQLModel, table=True):
-    """One legal citation standing behind a release's final value, frozen at publication (a row of citations.csv)."""
+    """One legal citation standing behind a release's final value, frozen at publication (a row of citations.csv).
+
+    Written only by `releases.freeze_citations`, from the release_answers rows of the same release in
+    one INSERT ... SELECT, and never changed: no foreign-key constraints, whose per-row checks cost
+    2.1 s of a world-scale publication on PostgreSQL. `releases.verify_release` rebuilds the files from
+    these rows, so a lost or stray row shows as a checksum that differs.
+    """
 
     __tablename__ = "release_citations"
     id: Optional[int] = Field(default=None, primary_key=True)
-    release_id: int = Field(foreign_key="releases.id")
-    release_answer_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("release_answers.id", ondelete="CASCADE"), nullable=False))
+    release_id: int  # releases.id
+    release_answer_id: int  # release_answers.id
     position: int  # 1, 2, ... within the answer, in the order the citations were entered
     instrument_type: str = Field(max_length=40)
     title: str = Field(max_length=500)

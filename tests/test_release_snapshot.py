@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from rightsdb import releases
+from rightsdb.cli import main
 from rightsdb.models import Citation, Decision, DecisionCitation, LegalSource, ReleaseAnswer, ReleaseCitation
 from rightsdb.releases import CITATION_FIELDS, publish_release, release_inputs, verify_release
+from tests.conftest import TINY_CODEBOOK
 from tests.factories import make_country
 from tests.factories_release import make_final
 
@@ -180,8 +183,6 @@ def test_nobody_can_change_the_sources_while_a_release_is_published(tiny_app, ti
 def test_release_build_pauses_the_cyclic_collector_and_restores_it():
     import gc
 
-    from rightsdb import releases
-
     seen = []
 
     @releases._collector_paused
@@ -207,3 +208,27 @@ def test_the_export_layer_and_the_snapshot_name_the_citation_fields_alike():
     from rightsdb.exports import CITATION_COLUMNS, CITATION_FIELDS as EXPORTED
 
     assert EXPORTED == CITATION_FIELDS == CITATION_COLUMNS[4:]
+
+
+def test_verify_finds_a_lost_or_a_stray_snapshot_citation(tiny_app, tiny_session, book, exports_dir, monkeypatch):
+    """release_citations has no foreign keys: a lost row, or one whose value is gone, shows as files that differ."""
+    _awkward_world(tiny_session, book)
+    release = publish(tiny_session, book, exports_dir)
+    assert verify_release(session=tiny_session, codebook=book, exports_dir=exports_dir, release=release) == []
+    first = tiny_session.exec(select(ReleaseCitation).where(ReleaseCitation.release_id == release.id).order_by(ReleaseCitation.id)).first()
+    kept = {name: getattr(first, name) for name in ("release_id", "release_answer_id", "position", *CITATION_FIELDS)}
+    tiny_session.delete(first)
+    tiny_session.commit()
+    lost = verify_release(session=tiny_session, codebook=book, exports_dir=exports_dir, release=release)
+    assert "data/citations.csv" in lost and "data/long.csv" in lost
+    tiny_session.add(ReleaseCitation(**kept))  # the lost row back
+    tiny_session.commit()
+    assert verify_release(session=tiny_session, codebook=book, exports_dir=exports_dir, release=release) == []
+    tiny_session.add(ReleaseCitation(**{**kept, "release_answer_id": -1}))  # a row whose value does not exist
+    tiny_session.commit()
+    assert verify_release(session=tiny_session, codebook=book, exports_dir=exports_dir, release=release) == [
+        "snapshot: 1 citation belongs to no value of the release (release_citations)"]
+    for name, value in {"DATABASE_URL": tiny_app.config["DATABASE_URL"], "EXPORTS_DIR": str(exports_dir), "CODEBOOK_PATH": str(TINY_CODEBOOK)}.items():
+        monkeypatch.setenv(f"RIGHTSDB_{name}", value)
+    result = CliRunner().invoke(main, ["release", "verify", "1.0.0"])
+    assert result.exit_code == 1 and "snapshot: 1 citation belongs to no value" in result.output

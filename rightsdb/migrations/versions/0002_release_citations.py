@@ -2,7 +2,8 @@
 
 A release froze each value's citations as a JSON list in release_answers.citations (about 100 MB of
 JSON at world scale, made and parsed one value at a time). They are now rows of release_citations,
-copied by the database itself at publication (INSERT ... SELECT), one row per line of citations.csv;
+copied by the database itself at publication (INSERT ... SELECT), one row per line of citations.csv
+(no foreign keys: see the model);
 release_answers.decision_id records the decision that settled each value. Existing snapshots are
 moved over row for row, in both directions.
 
@@ -45,9 +46,9 @@ def _day(text):
 
 def upgrade() -> None:
     op.create_table('release_citations',
-    sa.Column('release_answer_id', sa.Integer(), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('release_id', sa.Integer(), nullable=False),
+    sa.Column('release_answer_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('instrument_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
@@ -57,8 +58,6 @@ def upgrade() -> None:
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('excerpt', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('translation', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.ForeignKeyConstraint(['release_answer_id'], ['release_answers.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['release_id'], ['releases.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('release_citations', schema=None) as batch_op:
