@@ -10,6 +10,8 @@ FIGURES = [
     r"^baseline \(.*\): [\d.]+ s$",
     r"^release build wall time .*: [\d.]+ s  target < 15 s  (PASS|FAIL)$",
     r"^release build / baseline: [\d.]+x  target < 3x  (PASS|FAIL)$",
+    r"^content baseline \(.* \d+ citations .*\): [\d.]+ s$",
+    r"^release build / content baseline \(no target\): [\d.]+x$",
     r"^release build peak memory \(ru_maxrss .*: \d+ MiB  target < 1024 MiB  (PASS|FAIL)$",
     r"^release build output .*: 18 files, \d+ MiB",
     r"^release build stage: collect_final .*: [\d.]+ s",
