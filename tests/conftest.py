@@ -92,6 +92,25 @@ def tiny_app(db_url, tmp_path):
 
 
 @pytest.fixture
+def tiny_session(tiny_app):
+    """A session on the tiny-codebook app's database (the test commits)."""
+    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def book(tiny_app):
+    """The tiny test codebook, as the tiny-codebook app loaded it."""
+    return tiny_app.extensions["rightsdb.codebook"]
+
+
+@pytest.fixture
+def exports_dir(tiny_app):
+    """Where the tiny-codebook app writes releases."""
+    return Path(tiny_app.config["EXPORTS_DIR"])
+
+
+@pytest.fixture
 def codebook(app):
     """The app's validated codebook."""
     return app.extensions["rightsdb.codebook"]

@@ -57,13 +57,6 @@ class World:
 
 
 @pytest.fixture
-def tiny_session(tiny_app):
-    """A session on the tiny-codebook app's database (the test commits)."""
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
-
-
-@pytest.fixture
 def tiny_codebook(tiny_app):
     return tiny_app.extensions["rightsdb.codebook"]
 

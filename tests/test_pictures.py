@@ -11,7 +11,6 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
-from sqlmodel import Session
 
 from rightsdb import maps
 from rightsdb.releases import publish_release
@@ -27,17 +26,6 @@ NAMESPACES = {
     b"http://www.w3.org/1999/02/22-rdf-syntax-ns#", b"http://creativecommons.org/ns#", b"http://purl.org/dc/elements/1.1/",
     b"http://purl.org/dc/dcmitype/StillImage",
 }
-
-
-@pytest.fixture
-def tiny_session(tiny_app):
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
-
-
-@pytest.fixture
-def book(tiny_app):
-    return tiny_app.extensions["rightsdb.codebook"]
 
 
 def publish(tiny_app, session, version: str, synthetic: bool = False):

@@ -22,17 +22,6 @@ from tests.factories_supervisor import make_double_coding
 PROGRESS_LINE = re.compile(r"^\[(\d+)/(\d+)\] (\S+)$")
 
 
-@pytest.fixture
-def tiny_session(tiny_app):
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
-
-
-@pytest.fixture
-def book(tiny_app):
-    return tiny_app.extensions["rightsdb.codebook"]
-
-
 def page(client, url: str, status: int = 200) -> str:
     response = client.get(url)
     assert response.status_code == status, (url, response.status_code)

@@ -31,11 +31,6 @@ ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;"
 
 
 @pytest.fixture
-def book(tiny_app):
-    return tiny_app.extensions["rightsdb.codebook"]
-
-
-@pytest.fixture
 def session(tiny_app):
     with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
         yield session

@@ -4,7 +4,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
 from rightsdb.releases import publish_release
 from tests.factories_release import make_final, make_golden_data, make_real_country
@@ -12,17 +11,6 @@ from tests.querycount import count_queries
 
 COUNTRIES = [("DEU", "DE", "Germany", "Europe"), ("MEX", "MX", "Mexico", "Americas"), ("ZAF", "ZA", "South Africa", "Africa"),
              ("TUR", "TR", "Türkiye", "Asia"), ("RUS", "RU", "Russian Federation", "Europe"), ("AUS", "AU", "Australia", "Oceania")]
-
-
-@pytest.fixture
-def tiny_session(tiny_app):
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
-
-
-@pytest.fixture
-def book(tiny_app):
-    return tiny_app.extensions["rightsdb.codebook"]
 
 
 def add_real(session, book, index, **kwargs):

@@ -10,12 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from rightsdb import releases
 from rightsdb.cli import main
@@ -26,22 +25,6 @@ from tests.factories import make_country
 from tests.factories_release import make_final
 
 DAY = date(2026, 3, 1)
-
-
-@pytest.fixture
-def tiny_session(tiny_app):
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
-
-
-@pytest.fixture
-def book(tiny_app):
-    return tiny_app.extensions["rightsdb.codebook"]
-
-
-@pytest.fixture
-def exports_dir(tiny_app):
-    return Path(tiny_app.config["EXPORTS_DIR"])
 
 
 def publish(session, book, exports_dir, version="1.0.0", **kwargs):

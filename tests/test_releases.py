@@ -19,22 +19,6 @@ from tests.factories_release import make_final, make_golden_data, make_real_coun
 DAY = date(2026, 3, 1)
 
 
-@pytest.fixture
-def tiny_session(tiny_app):
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
-
-
-@pytest.fixture
-def book(tiny_app):
-    return tiny_app.extensions["rightsdb.codebook"]
-
-
-@pytest.fixture
-def exports_dir(tiny_app):
-    return Path(tiny_app.config["EXPORTS_DIR"])
-
-
 def publish(session, book, exports_dir, version="1.0.0", **kwargs):
     release = publish_release(session=session, codebook=book, exports_dir=exports_dir, version=version, release_date=DAY, **kwargs)
     session.commit()

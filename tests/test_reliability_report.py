@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
 
 from rightsdb.reconciliation import compare_country_round, resolve
 from rightsdb.reliability import Thresholds
@@ -13,12 +12,6 @@ from tests.factories import make_round, make_user
 from tests.factories_supervisor import make_double_coding
 
 P, NP = "provided", "not_provided"
-
-
-@pytest.fixture
-def tiny_session(tiny_app):
-    with Session(tiny_app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
-        yield session
 
 
 @pytest.fixture
