@@ -157,7 +157,7 @@ def breakdown_release(app, version: str) -> None:
 
     from rightsdb.exports import csv_bytes, release_tables, write_xlsx, xlsx_sheets
     from rightsdb.exports_files import PARQUET_TABLES, STATA_TABLES, _write_parquet, _write_stata
-    from rightsdb.releases import collect_final, get_release, load_snapshot, release_inputs
+    from rightsdb.releases import collect_final, get_release, hold_sources, load_snapshot, release_inputs
 
     codebook = app.extensions["rightsdb.codebook"]
     stages = []
@@ -169,6 +169,7 @@ def breakdown_release(app, version: str) -> None:
         return result
 
     with Session(app.extensions["rightsdb.engine"]) as session:
+        hold_sources(session)  # as publication does (on PostgreSQL it also gives the sorts their memory)
         rows = timed("collect_final (3 queries: decisions with both coders' answers, sources, citations)",
                      lambda: collect_final(session=session, codebook=codebook, synthetic=True))
         release = get_release(session=session, version=version)

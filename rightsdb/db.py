@@ -19,6 +19,10 @@ from . import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
 
 
+#: How long a SQLite connection waits for another's write lock before "database is locked".
+SQLITE_BUSY_MS = 30_000
+
+
 def json_text(value) -> str:
     """Serialise a JSON column's value as UTF-8 text, not \\u escapes.
 
@@ -41,7 +45,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cursor.close()
 
         return engine

@@ -37,6 +37,7 @@ from sqlmodel import Session, select
 from . import scoring
 from .audit import record_event
 from .codebook import Codebook
+from .db import SQLITE_BUSY_MS
 from .errors import Conflict, InvalidInput, NotFound
 from .models import (
     Answer,
@@ -302,8 +303,12 @@ def _driver_batches(connection: sa.Connection, statement) -> Iterator[list[tuple
     No SQLAlchemy row or type processing (at world scale it was half the time of reading ~190,000
     citations): values come as the driver gives them. On PostgreSQL a server-side cursor streams them,
     so the ~100 MB of excerpts never sit in the driver's buffer at once. `statement` may only bind
-    plain numbers or text (it is compiled with its values inline).
+    whole numbers (it is compiled with its values inline; anything else raises TypeError).
     """
+    for value in statement.compile().params.values():
+        if not all(isinstance(v, int) for v in (value if isinstance(value, (list, tuple)) else [value])):
+            # Inline text would be rendered for the driver's parameter style ("%" doubled for psycopg).
+            raise TypeError(f"_driver_batches binds whole numbers only, not {value!r}")
     sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     driver = connection.connection.driver_connection
     postgresql = connection.dialect.name == "postgresql"
@@ -506,32 +511,68 @@ def _collector_paused(function):
 
 #: How verify_release's report of a damaged snapshot (not a file) starts.
 SNAPSHOT_PROBLEM = "snapshot: "
-#: PostgreSQL's memory for each sort of a publication (see `_hold_still`).
+#: PostgreSQL's memory for each sort of a publication (see `hold_sources`).
 PUBLICATION_WORK_MEM = "256MB"
-#: What a release reads. While one is being published nobody may change them (see `_hold_still`).
+#: What a release reads. While one is being published nobody may change them (see `hold_sources`).
 SOURCE_TABLES = (Country, Round, CountryRound, Assignment, Answer, Decision, DecisionCitation, Citation, LegalSource)
+#: How long a publication waits for saves in progress to finish before it gives up with a Conflict.
+HOLD_WAIT_SECONDS = 5.0
+HOLD_RETRY_SECONDS = 0.1
+BUSY = "Coders or an import are saving right now; try publishing again in a moment."
+#: PostgreSQL's SQLSTATE for a lock that NOWAIT could not take.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
-def _hold_still(session: Session) -> None:
+def hold_sources(session: Session) -> None:
     """Keep what a release reads from changing until the publication commits or rolls back.
 
     The files are written from the rows collect_final reads while the database copies the same
-    citations into the snapshot (freeze_citations): both must see one state of the data. On
-    PostgreSQL the source tables are locked in SHARE mode (others can read, writers wait); on SQLite
-    the write lock is taken now (BEGIN IMMEDIATE), so every later read is in the same transaction.
-    Either way coders' saves wait the few seconds of a publication.
+    citations into the snapshot (freeze_citations): both must see one state of the data.
+
+    - PostgreSQL: the source tables are locked in SHARE mode (others read on; a save waits until the
+      publication ends). The locks are taken with NOWAIT, all or none, and tried again for up to
+      HOLD_WAIT_SECONDS while saves are in progress: waiting for a table while holding the others
+      could deadlock with a save that writes them in another order.
+    - SQLite: the write lock is taken now (BEGIN IMMEDIATE), so every later read is in the same
+      transaction; it waits up to HOLD_WAIT_SECONDS for a writer to finish.
+
+    Raises Conflict when the data does not come free in time (a long import, say): nothing is written.
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         quote = connection.dialect.identifier_preparer.quote
         names = ", ".join(quote(model.__tablename__) for model in SOURCE_TABLES)  # type: ignore[attr-defined]
-        connection.exec_driver_sql(f"LOCK TABLE {names} IN SHARE MODE")
+        deadline = time.monotonic() + HOLD_WAIT_SECONDS
+        while True:
+            attempt = connection.begin_nested()  # a failed LOCK only undoes this savepoint and its locks
+            try:
+                connection.exec_driver_sql(f"LOCK TABLE {names} IN SHARE MODE NOWAIT")
+            except sa.exc.OperationalError as exc:
+                attempt.rollback()
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise Conflict(BUSY) from None
+                time.sleep(HOLD_RETRY_SECONDS)
+                continue
+            attempt.commit()
+            break
         # For this transaction only: the citations (~100 MB at world scale) are sorted in memory, not
         # in temporary files (the default 4 MB made each sort an external merge on disk).
         connection.exec_driver_sql(f"SET LOCAL work_mem = '{PUBLICATION_WORK_MEM}'")
-    elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        # The sqlite3 module opens a transaction only at the first write; one that is open holds the lock.
+        return
+    driver = connection.connection.driver_connection
+    if driver.in_transaction:  # type: ignore[union-attr]
+        return  # the sqlite3 module opens a transaction only at the first write: this one holds the lock
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(HOLD_WAIT_SECONDS * 1000)}")
+    try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except sa.exc.OperationalError as exc:
+        if "locked" in str(exc.orig):
+            raise Conflict(BUSY) from None
+        raise
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
 
 
 @_collector_paused
@@ -564,14 +605,10 @@ def publish_release(
     aggregation = aggregation or codebook.scoring.default_aggregation
     if aggregation not in scoring.AGGREGATIONS:
         raise InvalidInput(f"Unknown aggregation {aggregation!r}.")
+    exists = f"Release {version} already exists; releases are immutable, publish a new version."
+    hold_sources(session)
     if session.exec(select(Release.id).where(Release.version == version)).first() is not None:
-        raise Conflict(f"Release {version} already exists; releases are immutable, publish a new version.")
-    folder = Path(exports_dir) / version
-    # No release row has this version (checked above), so a folder or temporary folder under its name
-    # can only be left by a build that was killed before its transaction committed: never published,
-    # never served. Remove it so that the same version can be built again.
-    discard_release_files(exports_dir=exports_dir, version=version)
-    _hold_still(session)
+        raise Conflict(exists)
     rows = collect_final(session=session, codebook=codebook, synthetic=synthetic, scheme_id=scheme.id)
     if not rows:
         kind = "synthetic" if synthetic else "real"
@@ -591,7 +628,16 @@ def publish_release(
         changelog=describe_changes(previous_rows, rows, previous_version=previous.version if previous else None),
     )
     session.add(release)
-    session.flush()
+    try:
+        # Two publications of one version: the unique version makes the second wait here, then fail.
+        session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(exists) from None
+    folder = Path(exports_dir) / version
+    # This transaction now owns the version, so a folder or temporary folder under its name can only
+    # be left by a build that was killed before its transaction committed: never published, never
+    # served. Remove it so that the same version can be built again.
+    discard_release_files(exports_dir=exports_dir, version=version)
     count = len(rows)
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
     del previous_rows

@@ -215,3 +215,42 @@ def test_verify_finds_a_lost_or_a_stray_snapshot_citation(tiny_app, tiny_session
         monkeypatch.setenv(f"RIGHTSDB_{name}", value)
     result = CliRunner().invoke(main, ["release", "verify", "1.0.0"])
     assert result.exit_code == 1 and "snapshot: 1 citation belongs to no value" in result.output
+
+
+def _other_writer(url: str):
+    """A second connection that holds a write on `decisions` open (a save in progress)."""
+    other = sa.create_engine(url, connect_args={"timeout": 0.2} if url.startswith("sqlite") else {"options": "-c lock_timeout=500"})
+    connection = other.connect()
+    if url.startswith("sqlite"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.execute(sa.update(Decision.__table__).where(sa.false()).values(reason="x"))
+    return other, connection
+
+
+def test_a_save_in_progress_makes_publication_give_up_cleanly_not_deadlock(tiny_app, tiny_session, book, exports_dir, monkeypatch):
+    """A writer holds decisions and will next write country_rounds (the second coder's submit does).
+    The publication must neither wait while holding locks (a deadlock) nor publish: Conflict, nothing
+    written, and the writer goes on."""
+    _awkward_world(tiny_session, book)
+    monkeypatch.setattr(releases, "HOLD_WAIT_SECONDS", 0.4)
+    url = tiny_app.config["DATABASE_URL"]
+    other, connection = _other_writer(url)
+    try:
+        with pytest.raises(releases.Conflict, match="saving right now"):
+            publish_release(session=tiny_session, codebook=book, exports_dir=exports_dir, version="1.0.0", release_date=DAY, synthetic=True)
+        tiny_session.rollback()
+        # The publication holds nothing now: the writer's next table is free.
+        connection.execute(sa.update(releases.CountryRound.__table__).where(sa.false()).values(finalized_at=None))
+        connection.commit()
+    finally:
+        connection.close()
+        other.dispose()
+    assert tiny_session.exec(select(releases.Release)).all() == []
+    assert not (exports_dir / "1.0.0").exists()
+    assert publish(tiny_session, book, exports_dir).version == "1.0.0"  # free again: it publishes
+
+
+def test_driver_batches_refuses_text_it_would_render_inline(tiny_session):
+    statement = select(ReleaseCitation.id).where(ReleaseCitation.pinpoint == "Art. 5 %")
+    with pytest.raises(TypeError, match="whole numbers only"):
+        next(releases._driver_batches(tiny_session.connection(), statement))

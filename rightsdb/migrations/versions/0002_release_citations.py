@@ -68,7 +68,9 @@ def upgrade() -> None:
 
     connection = op.get_bind()
     answers, citations = _answers(), _citations()
-    result = connection.execute(sa.select(answers.c.id, answers.c.release_id, answers.c.citations).order_by(answers.c.id))
+    # Streamed (a server-side cursor on PostgreSQL): a world-scale database holds ~100 MB of this JSON.
+    result = connection.execute(sa.select(answers.c.id, answers.c.release_id, answers.c.citations).order_by(answers.c.id)
+                                .execution_options(stream_results=True, yield_per=BATCH))
     while batch := result.fetchmany(BATCH):
         rows = [
             {"release_id": release_id, "release_answer_id": answer_id, "position": n,
