@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from . import scoring, tabular
 from .codebook import ANSWER_CODES, Codebook
+from .releases import CITATION_FIELDS
 from .reliability import LEVELS, Unit, reliability_table
 
 #: The columns of long.csv, in order, with their descriptions (also used for the data package schema).
@@ -38,19 +39,13 @@ LONG_COLUMNS = {
     "reason": "The supervisor's reason for a reconciled value",
     "citations": "The legal sources that stand behind the final value (title, pinpoint; joined by ' | ')",
 }
-CITATION_COLUMNS = (
-    "iso3", "round", "indicator", "position", "instrument_type", "title", "pinpoint", "url",
-    "date_in_force", "language", "excerpt", "translation",
-)
+#: The columns of citations.csv: where the citation stands, then the fields a release freezes of it.
+CITATION_COLUMNS = ("iso3", "round", "indicator", "position", *CITATION_FIELDS)
 RELIABILITY_COLUMNS = (
     "level", "round", "key", "n", "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
     "prevalence", "prevalent_value", "notes",
 )
 SCORE_DIGITS = 6
-
-
-#: The fields of a standing citation, as a release's citations table holds them (rightsdb.releases.CITATION_FIELDS).
-CITATION_FIELDS = CITATION_COLUMNS[4:]
 
 
 def text_column(values: list) -> pd.Series:

@@ -81,7 +81,7 @@ SNAPSHOT_COLUMNS = (
     "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
     "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "decision_id",
 )
-#: The fields of a frozen citation (release_citations), as each record's "citations" list holds them.
+#: The fields of a frozen citation: release_citations, the rows' "citations" tuples and the last columns of citations.csv.
 CITATION_FIELDS = ("instrument_type", "title", "pinpoint", "url", "date_in_force", "language", "excerpt", "translation")
 
 

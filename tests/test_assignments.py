@@ -157,12 +157,18 @@ def test_derive_status_both_submitted_before_comparison():
     assert assignments.derive_status(slots=slots, compared=False, finalized=False) == "both_submitted"
 
 
-def test_progress_board_runs_a_fixed_number_of_queries(app, session, codebook):
-    engine = app.extensions["rightsdb.engine"]
+def _one_country_coded(session, codebook):
+    """The small world of the query-count tests: two coders and one double-coded country in round 2026."""
     coders = (make_user(session, "coder"), make_user(session, "coder"))
     round_ = make_round(session, codebook)
     make_double_coding(session, codebook, round_, country_index=0, coders=coders)
     session.commit()
+    return coders, round_
+
+
+def test_progress_board_runs_a_fixed_number_of_queries(app, session, codebook):
+    engine = app.extensions["rightsdb.engine"]
+    coders, round_ = _one_country_coded(session, codebook)
     with count_queries(engine) as small:
         assignments.progress_board(session=session, codebook=codebook)
     other = make_round(session, codebook, name="2027")
@@ -265,10 +271,7 @@ def test_round_summaries_equal_the_figures_of_the_detailed_rows(session, codeboo
 
 def test_round_summaries_run_two_queries_whatever_the_size(app, session, codebook):
     engine = app.extensions["rightsdb.engine"]
-    coders = (make_user(session, "coder"), make_user(session, "coder"))
-    round_ = make_round(session, codebook)
-    make_double_coding(session, codebook, round_, country_index=0, coders=coders)
-    session.commit()
+    coders, round_ = _one_country_coded(session, codebook)
     with count_queries(engine) as small:
         assignments.round_summaries(session=session, codebook=codebook)
     other = make_round(session, codebook, name="2027", reference_date=date(2027, 1, 1))
