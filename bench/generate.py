@@ -31,19 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rightsdb.codebook import ANSWER_CODES, Codebook, load_codebook  # noqa: E402
-from rightsdb.models import (  # noqa: E402
-    Answer,
-    Assignment,
-    Citation,
-    Country,
-    CountryRound,
-    Decision,
-    DecisionCitation,
-    LegalSource,
-    Round,
-    User,
-)
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.codebook import Codebook, load_codebook  # noqa: E402
+from rightsdb.models import Answer, Assignment, Citation, Country, CountryRound, Decision, DecisionCitation, LegalSource, Round, User  # noqa: E402
 
 CHUNK = 5000
 DISAGREEMENT = 0.08
@@ -419,7 +409,7 @@ def generate(database_url: str, *, countries: int, rounds: int, citations: tuple
     """Create the schema with Alembic on an empty database and fill it at the requested scale."""
     from rightsdb.config import Settings
     from rightsdb.db import make_engine
-    from rightsdb.migrate import upgrade
+    from rightsdb.ops.migrate import upgrade
 
     codebook = codebook or load_codebook(Settings().CODEBOOK_PATH)
     engine = make_engine(database_url)

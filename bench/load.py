@@ -80,7 +80,7 @@ def coder_email(n: int) -> str:
 
 def reset_database(url: str) -> None:
     """Wipe a database that is empty or holds an earlier load test, then migrate it with Alembic."""
-    from rightsdb.migrate import upgrade
+    from rightsdb.ops.migrate import upgrade
 
     engine = sa.create_engine(url)
     try:

@@ -125,7 +125,7 @@ def build_release(app, version: str, *, keep: bool) -> float:
     """Publish a release of every final synthetic country-round (every file format); return seconds."""
     from sqlmodel import Session
 
-    from rightsdb.releases import discard_release_files, publish_release
+    from rightsdb.publishing.releases import discard_release_files, publish_release
 
     engine = app.extensions["rightsdb.engine"]
     codebook = app.extensions["rightsdb.codebook"]
@@ -155,9 +155,9 @@ def breakdown_release(app, version: str) -> None:
 
     from sqlmodel import Session
 
-    from rightsdb.exports import csv_bytes, release_tables, write_xlsx, xlsx_sheets
-    from rightsdb.exports_files import PARQUET_TABLES, STATA_TABLES, _write_parquet, _write_stata
-    from rightsdb.releases import collect_final, get_release, hold_sources, load_snapshot, release_inputs
+    from rightsdb.publishing.tables import csv_bytes, release_tables, write_xlsx, xlsx_sheets
+    from rightsdb.publishing.files import PARQUET_TABLES, STATA_TABLES, _write_parquet, _write_stata
+    from rightsdb.publishing.releases import collect_final, get_release, hold_sources, load_snapshot, release_inputs
 
     codebook = app.extensions["rightsdb.codebook"]
     stages = []
@@ -199,7 +199,7 @@ def breakdown_release(app, version: str) -> None:
 def bench_release(app, baseline: float, *, content: float | None = None, breakdown: bool = True, trace: bool = True) -> bool:
     """Print the release build figures; return whether a release was published."""
     try:
-        from rightsdb.releases import publish_release  # noqa: F401
+        from rightsdb.publishing.releases import publish_release  # noqa: F401
     except ImportError as exc:
         print(f"release build: not available ({exc})")
         return False

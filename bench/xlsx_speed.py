@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rightsdb import exports  # noqa: E402
+from rightsdb.publishing import tables as exports  # noqa: E402
 
 MIB = 1024 * 1024
 WORDS = {

@@ -34,11 +34,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rightsdb.citations import CitationInput, SourceInput, url_problem
+from rightsdb.coding.citations import CitationInput, SourceInput
+from rightsdb.codebook.rules import url_problem
 from rightsdb.codebook import Codebook
-from rightsdb.coding import AnswerInput
+from rightsdb.coding.answers import AnswerInput
 from rightsdb.models import Answer, LegalSource
-from rightsdb.web import parse_row_id
+from rightsdb.models import parse_row_id
 
 NEW_SOURCE = "new"
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import asdict
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import db
-from .codebook import load_codebook
-from .config import Settings
+from rightsdb import db, gc_policy
+from rightsdb.codebook import load_codebook
+from rightsdb.config import Settings
 
 csrf = CSRFProtect()
 
@@ -54,40 +53,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.extensions["rightsdb.release_cache"] = {}
     if settings.WARM_CACHE:
-        from .release_catalog import warm
+        from rightsdb.public.catalog import warm
 
         app.extensions["rightsdb.warm_thread"] = warm(
             engine=app.extensions["rightsdb.engine"], codebook=app.extensions["rightsdb.codebook"], cache=app.extensions["rightsdb.release_cache"])
 
-    from . import auth, web
+    # Imported here, not at the top: `import rightsdb.models` (the CLI, migrations, the bench) must not
+    # pull in every blueprint and, through them, pandas, matplotlib and pygal.
+    from rightsdb import web
 
-    auth.init_app(app)
     web.init_app(app)
 
-    @app.errorhandler(403)
-    def forbidden(_error):
-        return render_template("error.html", code=403, message="You do not have access to this page."), 403
-
-    @app.errorhandler(404)
-    def not_found(_error):
-        return render_template("error.html", code=404, message="There is nothing at this address."), 404
-
-    @app.errorhandler(429)
-    def too_many(_error):
-        return render_template("error.html", code=429, message="Too many attempts. Wait a few minutes and try again."), 429
-
     if settings.ENV != "testing":
-        freeze_startup_objects()
+        gc_policy.freeze_startup_objects()
     return app
-
-
-def freeze_startup_objects() -> None:
-    """Move the objects alive after start-up (modules, codebook, forms, templates) out of the collector's reach.
-
-    They live as long as the process, yet every full collection walked all ~190,000 of them again: a
-    pause of about 100 ms in a random request under load. Frozen (`gc.freeze`), they are never
-    scanned; reference counting still frees them. Not done for tests, which create many apps in one
-    process and would keep the cycles of every one of them.
-    """
-    gc.collect()
-    gc.freeze()

@@ -15,7 +15,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from . import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from rightsdb import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
 
 

@@ -20,6 +20,20 @@ ASSIGNMENT_STATUSES = ("in_progress", "submitted")
 DECISION_OUTCOMES = ("agreed", "reconciled")
 
 
+#: The largest id a row can have on either engine (SQLite's INTEGER is signed 64-bit): a larger number
+#: names nothing, and passing it to the SQLite driver would raise OverflowError.
+MAX_ROW_ID = 2**63 - 1
+
+
+def parse_row_id(raw: str | None) -> int | None:
+    """Return the id an ASCII decimal string names (0..MAX_ROW_ID), or None ('²', '١', '9' * 5000, '-1')."""
+    raw = (raw or "").strip()
+    if not raw.isascii() or not raw.isdecimal() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value <= MAX_ROW_ID else None
+
+
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC (SQLModel stores and returns UTC)."""
     return datetime.now(timezone.utc)

@@ -9,17 +9,7 @@ from sqlmodel import Session
 from werkzeug.security import generate_password_hash
 
 from rightsdb.codebook import Codebook
-from rightsdb.models import (
-    Answer,
-    Assignment,
-    Citation,
-    Country,
-    CountryRound,
-    LegalSource,
-    Round,
-    User,
-    utcnow,
-)
+from rightsdb.models import Answer, Assignment, Citation, Country, CountryRound, LegalSource, Round, User, utcnow
 
 PASSWORD = "correct horse battery"
 _HASH = generate_password_hash(PASSWORD)  # computed once: hashing is deliberately slow

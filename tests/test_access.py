@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from rightsdb.auth import ACCESS_RULES
+from rightsdb.web.access import ACCESS_RULES
 from tests.conftest import TINY_CODEBOOK, make_app
 from tests.factories_world import (
     HOSTILE,

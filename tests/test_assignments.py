@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from rightsdb import assignments
+from rightsdb.review import assignments
 from rightsdb.errors import Conflict, InvalidInput
 from rightsdb.models import Answer, Assignment, AuditEvent, Country, CountryRound, Decision, DecisionCitation
-from rightsdb.reconciliation import compare_country_round, resolve
+from rightsdb.review.reconciliation import compare_country_round, resolve
 from tests.factories import fill_assignment, make_assignments, make_country, make_round, make_user
 from tests.factories_supervisor import make_double_coding
 from tests.querycount import count_queries

@@ -13,20 +13,11 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from rightsdb import backup as backup_module
-from rightsdb.audit import record_event
-from rightsdb.backup import (
-    UNVERSIONED,
-    BackupError,
-    backup_database,
-    database_fingerprint,
-    inspect_backup,
-    libpq_environment,
-    manifest_path,
-    restore_database,
-)
-from rightsdb.cli import main
-from rightsdb.migrate import alembic_config
+from rightsdb.ops import backup as backup_module
+from rightsdb.accounts.audit import record_event
+from rightsdb.ops.backup import UNVERSIONED, BackupError, backup_database, database_fingerprint, inspect_backup, libpq_environment, manifest_path, restore_database
+from rightsdb.ops.cli import main
+from rightsdb.ops.migrate import alembic_config
 from rightsdb.models import AuditEvent, Citation, Country, Decision, DecisionCitation, LegalSource, User
 from tests.conftest import make_app
 from tests.factories import fill_assignment, make_assignments, make_country, make_round, make_source, make_user

@@ -9,19 +9,8 @@ from sqlmodel import select
 from bench.generate import main, open_round, populate, synthetic_codes
 from rightsdb.codebook import load_codebook
 from rightsdb.config import Settings
-from rightsdb.countries import is_user_assigned
-from rightsdb.models import (
-    Answer,
-    Assignment,
-    Citation,
-    Country,
-    CountryRound,
-    Decision,
-    DecisionCitation,
-    LegalSource,
-    Round,
-    User,
-)
+from rightsdb.ops.countries import is_user_assigned
+from rightsdb.models import Answer, Assignment, Citation, Country, CountryRound, Decision, DecisionCitation, LegalSource, Round, User
 
 
 def _count(session, model) -> int:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from rightsdb import create_app
-from rightsdb.cli import main
+from rightsdb.ops.cli import main
 from rightsdb.codebook import CodebookError, load_codebook
 from rightsdb.config import PROJECT_ROOT
 from rightsdb.db import make_engine

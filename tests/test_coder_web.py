@@ -11,8 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 
 import coding_forms
-from rightsdb import coding
-from rightsdb.views import coder as coder_views
+from rightsdb.coding import answers as coding
+from rightsdb.web import coder as coder_views
 from rightsdb.models import Answer, AuditEvent, Citation, ConflictCopy, CountryRound, LegalSource
 from tests.factories import fill_assignment, make_source, make_user
 from tests.factories_coding import make_final_round, make_pair, post_data

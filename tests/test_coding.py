@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from rightsdb import coding
-from rightsdb.citations import CitationInput, SourceInput, create_source, edit_source, url_problem
-from rightsdb.coding import AnswerInput
+from rightsdb.coding import answers as coding
+from rightsdb.coding.citations import CitationInput, SourceInput, create_source, edit_source
+from rightsdb.codebook.rules import url_problem
+from rightsdb.coding.answers import AnswerInput
 from rightsdb.errors import Forbidden, InvalidInput, NotFound
 from rightsdb.models import Answer, AuditEvent, Citation, ConflictCopy, Decision, DecisionCitation, LegalSource
 from tests.factories import fill_assignment, make_country, make_source

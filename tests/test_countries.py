@@ -8,7 +8,7 @@ import pycountry
 import pytest
 from sqlmodel import select
 
-from rightsdb.countries import REGIONS_FILE, add_synthetic_country, is_user_assigned, iso_jurisdictions, load_iso_countries
+from rightsdb.ops.countries import REGIONS_FILE, add_synthetic_country, is_user_assigned, iso_jurisdictions, load_iso_countries
 from rightsdb.models import Country
 
 M49_REGIONS = {"Africa", "Americas", "Asia", "Europe", "Oceania", "Antarctica"}

@@ -46,7 +46,7 @@ def _prepare(tmp_path: Path) -> tuple[str, Path, dict[str, str]]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rightsdb.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rightsdb.ops.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _read_lines(process: subprocess.Popen) -> tuple[queue.Queue, threading.Thread]:
@@ -95,7 +95,7 @@ def test_release_build_killed_mid_build_leaves_nothing_and_can_be_rebuilt(tmp_pa
     url, exports, env = _prepare(tmp_path)
     with open(tmp_path / "build.out", "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rightsdb.cli", "release", "build", VERSION, "--synthetic"],
+            [sys.executable, "-m", "rightsdb.ops.cli", "release", "build", VERSION, "--synthetic"],
             cwd=ROOT, env={**env, "RIGHTSDB_RELEASE_PAUSE": "1"}, stdout=out, stderr=subprocess.PIPE, text=True,
         )
         lines, reader = _read_lines(process)

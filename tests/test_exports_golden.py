@@ -9,10 +9,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from rightsdb.codebook import ANSWER_CODES, load_codebook
-from rightsdb.exports import codebook_table, csv_bytes, long_table, matrix_table, xlsx_bytes
-from rightsdb.exports_files import _write_stata
-from rightsdb.releases import publish_release
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.codebook import load_codebook
+from rightsdb.publishing.tables import codebook_table, csv_bytes, long_table, matrix_table, xlsx_bytes
+from rightsdb.publishing.files import _write_stata
+from rightsdb.publishing.releases import publish_release
 from tests.conftest import ROOT
 from tests.factories_release import make_golden_data
 

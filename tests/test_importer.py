@@ -18,23 +18,12 @@ from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from rightsdb.cli import main
+from rightsdb.ops.cli import main
 from rightsdb.codebook import load_codebook
 from rightsdb.db import create_all, make_engine
 from rightsdb.errors import InvalidInput
-from rightsdb.importer import ImportRefused, import_codings
-from rightsdb.models import (
-    Answer,
-    Assignment,
-    AuditEvent,
-    Citation,
-    CountryRound,
-    Decision,
-    DecisionCitation,
-    LegalSource,
-    Round,
-    User,
-)
+from rightsdb.importing.importer import ImportRefused, import_codings
+from rightsdb.models import Answer, Assignment, AuditEvent, Citation, CountryRound, Decision, DecisionCitation, LegalSource, Round, User
 from tests.conftest import ROOT, TINY_CODEBOOK
 from tests.factories import make_assignments, make_country, make_round, make_source, make_user
 from tests.querycount import count_queries
@@ -400,7 +389,7 @@ def test_killed_import_leaves_nothing_behind(tmp_path):
     env = dict(os.environ, RIGHTSDB_DATABASE_URL=url, RIGHTSDB_CODEBOOK_PATH=str(TINY_CODEBOOK), RIGHTSDB_ENV="testing",
                RIGHTSDB_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", RIGHTSDB_EXPORTS_DIR=str(tmp_path / "exports"),
                RIGHTSDB_IMPORT_PAUSE_AFTER_ROWS="1")
-    command = [sys.executable, "-m", "rightsdb.cli", "import", str(path), "--round", "2026", "--as-submission", "--coder", "ana@example.org"]
+    command = [sys.executable, "-m", "rightsdb.ops.cli", "import", str(path), "--round", "2026", "--as-submission", "--coder", "ana@example.org"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
     # A thread reads stderr so that a child that never pauses cannot hang the test.

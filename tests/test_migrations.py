@@ -21,9 +21,9 @@ from sqlmodel import Session, SQLModel, select
 
 from rightsdb.config import PROJECT_ROOT
 from rightsdb.db import make_engine
-from rightsdb.migrate import alembic_config, upgrade
+from rightsdb.ops.migrate import alembic_config, upgrade
 from rightsdb.models import Release
-from rightsdb.releases import CITATION_FIELDS, release_inputs
+from rightsdb.publishing.releases import CITATION_FIELDS, release_inputs
 from tests.conftest import PG_SKIP, PG_URL
 
 SCHEMA = "rightsdb_migration_check"

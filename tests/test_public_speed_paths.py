@@ -18,10 +18,11 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 from sqlmodel import Session
 
-from rightsdb import charts, release_catalog
+from rightsdb.public import charts, catalog as release_catalog
 from rightsdb.models import Country
-from rightsdb.release_catalog import Memo, collector_paused
-from rightsdb.releases import publish_release
+from rightsdb.gc_policy import collector_paused
+from rightsdb.public.catalog import Memo
+from rightsdb.publishing.releases import publish_release
 from tests.factories import make_country
 from tests.factories_release import get_round, make_final
 from tests.querycount import count_queries

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from sqlmodel import Session, select
 
-from rightsdb import reconciliation
+from rightsdb.review import reconciliation
 from rightsdb.errors import Conflict, InvalidInput
 from rightsdb.models import Answer, AuditEvent, Citation, CodebookFlag, CountryRound, Decision, DecisionCitation
-from rightsdb.reconciliation import compare_country_round, correct, resolve
+from rightsdb.review.reconciliation import compare_country_round, correct, resolve
 from tests.factories import make_round, make_user
 from tests.factories_supervisor import make_double_coding
 

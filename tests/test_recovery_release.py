@@ -11,12 +11,12 @@ from alembic import command
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from rightsdb import cli
-from rightsdb.cli import main
-from rightsdb.exports_files import NOT_REPRODUCIBLE, read_sums, write_release_files
-from rightsdb.migrate import alembic_config
+from rightsdb.ops import cli
+from rightsdb.ops.cli import main
+from rightsdb.publishing.files import NOT_REPRODUCIBLE, read_sums, write_release_files
+from rightsdb.ops.migrate import alembic_config
 from rightsdb.models import DecisionCitation, Release, ReleaseAnswer
-from rightsdb.releases import get_release, release_inputs
+from rightsdb.publishing.releases import get_release, release_inputs
 from tests.conftest import TINY_CODEBOOK
 from tests.factories import make_country
 from tests.factories_release import make_final

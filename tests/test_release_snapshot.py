@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import select
 
-from rightsdb import releases
-from rightsdb.cli import main
+from rightsdb import gc_policy
+from rightsdb.publishing import releases
+from rightsdb.ops.cli import main
 from rightsdb.models import Citation, Decision, DecisionCitation, LegalSource, ReleaseAnswer, ReleaseCitation
-from rightsdb.releases import CITATION_FIELDS, publish_release, release_inputs, verify_release
+from rightsdb.publishing.releases import CITATION_FIELDS, publish_release, release_inputs, verify_release
 from tests.conftest import TINY_CODEBOOK
 from tests.factories import make_country
 from tests.factories_release import make_final
@@ -168,7 +169,7 @@ def test_release_build_pauses_the_cyclic_collector_and_restores_it():
 
     seen = []
 
-    @releases._collector_paused
+    @gc_policy.with_collector_paused
     def build():
         seen.append(gc.isenabled())
         raise RuntimeError("failed build")
@@ -181,14 +182,14 @@ def test_release_build_pauses_the_cyclic_collector_and_restores_it():
     assert seen == [False] and gc.isenabled()
     gc.disable()
     try:
-        releases._collector_paused(lambda: None)()
+        gc_policy.with_collector_paused(lambda: None)()
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()
 
 
 def test_the_export_layer_and_the_snapshot_name_the_citation_fields_alike():
-    from rightsdb.exports import CITATION_COLUMNS, CITATION_FIELDS as EXPORTED
+    from rightsdb.publishing.tables import CITATION_COLUMNS, CITATION_FIELDS as EXPORTED
 
     assert EXPORTED == CITATION_FIELDS == CITATION_COLUMNS[4:]
 

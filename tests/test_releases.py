@@ -7,11 +7,11 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-import rightsdb.exports_files as exports_files
-from rightsdb.cli import main
+import rightsdb.publishing.files as exports_files
+from rightsdb.ops.cli import main
 from rightsdb.errors import Conflict, InvalidInput
 from rightsdb.models import AuditEvent, Decision, Release, ReleaseAnswer
-from rightsdb.releases import get_release, list_releases, publish_release, release_inputs, verify_release
+from rightsdb.publishing.releases import get_release, list_releases, publish_release, release_inputs, verify_release
 from tests.conftest import TINY_CODEBOOK, make_app
 from tests.factories import make_country, make_user
 from tests.factories_release import make_final, make_golden_data, make_real_country

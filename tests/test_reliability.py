@@ -11,17 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rightsdb.reliability import (
-    ANSWER_CODES,
-    Agreement,
-    Thresholds,
-    Unit,
-    agreement,
-    coder_pair_label,
-    nominal_alpha,
-    rate,
-    reliability_table,
-)
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.review.reliability import Agreement, Thresholds, Unit, agreement, coder_pair_label, nominal_alpha, rate, reliability_table
 
 P, C, NP, NA = "provided", "conditional", "not_provided", "not_applicable"
 

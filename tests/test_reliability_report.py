@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rightsdb.reconciliation import compare_country_round, resolve
-from rightsdb.reliability import Thresholds
-from rightsdb.reliability_report import CSV_COLUMNS, build_report, collect_units, report_csv
+from rightsdb.review.reconciliation import compare_country_round, resolve
+from rightsdb.review.reliability import Thresholds
+from rightsdb.review.reliability_report import CSV_COLUMNS, build_report, collect_units, report_csv
 from tests.conftest import login
 from tests.factories import make_round, make_user
 from tests.factories_supervisor import make_double_coding

@@ -2,8 +2,10 @@
 
 import pytest
 
-from rightsdb.codebook import ANSWER_CODES, load_codebook
-from rightsdb.scoring import Scores, binary_value, indicator_score, score_answers, shade
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.codebook import load_codebook
+from rightsdb.publishing.scoring import Scores, indicator_score, score_answers, shade
+from rightsdb.codebook.rules import binary_value
 from tests.conftest import ROOT, TINY_CODEBOOK
 
 TINY = load_codebook(TINY_CODEBOOK)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from rightsdb import accounts
+from rightsdb.accounts import users as accounts
 from rightsdb.models import AuditEvent, User
 from tests.conftest import make_app
 from tests.factories import PASSWORD, make_user

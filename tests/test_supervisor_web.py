@@ -10,7 +10,7 @@ from sqlalchemy import update as sa_update
 from sqlmodel import select
 
 from rightsdb.models import Answer, Assignment, AuditEvent, Citation, CodebookFlag, CountryRound, Decision, Round
-from rightsdb.reconciliation import compare_country_round
+from rightsdb.review.reconciliation import compare_country_round
 from tests.conftest import login
 from tests.factories import fill_assignment, make_assignments, make_country, make_round, make_user
 from tests.factories_supervisor import make_double_coding

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from rightsdb import tabular
-from rightsdb.exports import xlsx_bytes
+from rightsdb.publishing import tabular
+from rightsdb.publishing.tables import xlsx_bytes
 
 HOSTILE = ["plain", "a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "", " lead", "trail ", "=1+1", "<b>&amp;</b>",
            "Право на суд", "حق اللجوء", "tab\there", "quote,\"and\ncomma\"", "emoji 🌍"]

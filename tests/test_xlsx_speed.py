@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from rightsdb import tabular
-from rightsdb.exports import XLSX_MAIN, xlsx_bytes
+from rightsdb.publishing import tabular
+from rightsdb.publishing.tables import XLSX_MAIN, xlsx_bytes
 
 NS = {"m": XLSX_MAIN}
 HOSTILE = ["plain", "", " lead", "trail ", "  both  ", " ", "\t", "\n", "tab\there", "line\nbreak", "carriage\rreturn", "crlf\r\n",

@@ -12,8 +12,8 @@ document.addEventListener("DOMContentLoaded", function () {
       var details = indicator.querySelector(".coder-newsource");
       if (details && target.value === "new") { details.open = true; }
     }
-    // A conditional answer needs groups: show them.
-    if (target.type === "radio" && target.value === "conditional") {
+    // The answer that names migrant groups (the codebook's, on the form) needs them: show them.
+    if (target.type === "radio" && target.value === form.dataset.groupedAnswer) {
       var groups = indicator.querySelector(".coder-groups");
       if (groups) { groups.open = true; }
     }

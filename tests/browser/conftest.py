@@ -18,8 +18,8 @@ from sqlmodel import Session
 from werkzeug.serving import make_server
 
 from rightsdb import create_app
-from rightsdb.demo import DEMO_PASSWORD, load_demo
-from rightsdb.migrate import upgrade
+from rightsdb.ops.demo import DEMO_PASSWORD, load_demo
+from rightsdb.ops.migrate import upgrade
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -1,0 +1,28 @@
+"""What the views load before they act: the codebook, row ids from URLs and forms, and objects or 404."""
+
+from __future__ import annotations
+
+from flask import abort, current_app
+from werkzeug.routing import IntegerConverter
+
+from rightsdb.codebook import Codebook
+from rightsdb.models import MAX_ROW_ID
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` URL parts, bounded by MAX_ROW_ID so that a huge number is a 404, never a 500."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ROW_ID, signed=False):  # noqa: A002 (werkzeug's names)
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def get_codebook() -> Codebook:
+    """Return the application's validated codebook."""
+    return current_app.extensions["rightsdb.codebook"]
+
+
+def or_404(value):
+    """Return `value`, or answer 404 when it is None."""
+    if value is None:
+        abort(404)
+    return value

@@ -1,0 +1,412 @@
+"""Public pages (no account needed): comparison, country and indicator pages, custom tables, downloads.
+
+Only published releases are shown, never work in progress, and never coder identities. Derived data
+is cached per release (a release is immutable), so a page costs the same few queries at any size.
+
+The big parts of the busiest pages (the comparison table's rows, the indicator page's cards) are
+rendered once per release from templates/public/_fragments.html and kept in the release catalog's
+memo. A fragment's links keep `?release=` when the request has it, so the cache key includes the
+query's `release` value (and the script root the links start with).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
+from markupsafe import Markup
+
+from rightsdb.public import charts, maps
+from rightsdb.publishing import tables as exports
+from rightsdb.web.access import gate
+from rightsdb.db import get_session
+from rightsdb.public.catalog import Catalog, cached_catalog, sort_keys
+from rightsdb.publishing.releases import default_release, list_releases, release_files
+from rightsdb.publishing.scoring import shade
+from rightsdb.web.loaders import get_codebook
+
+bp = Blueprint("public", __name__)
+gate(bp, public=True)
+
+REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
+MAP_CACHE_SIZE = 32
+NO_RELEASE = "No release is published yet; researchers will see data here once a supervisor publishes one."
+
+
+def _releases():
+    """Return (all releases, the chosen one) from `?release=VERSION` or the default; 404 if unknown."""
+    releases = list_releases(session=get_session())
+    version = request.args.get("release", "").strip()
+    if version:
+        chosen = next((r for r in releases if r.version == version), None)
+        if chosen is None:
+            abort(404)
+        return releases, chosen
+    return releases, default_release(releases)
+
+
+def _catalog(release) -> Catalog:
+    """Return the cached derived data of a release."""
+    cache = current_app.extensions.setdefault("rightsdb.release_cache", {})
+    return cached_catalog(session=get_session(), codebook=get_codebook(), release=release, cache=cache)
+
+
+def _checked_round(catalog: Catalog, round_: str) -> str:
+    """Return a round filter value, with 400 if the release has no such round ("" passes: no filter)."""
+    if round_ and round_ not in catalog.rounds:
+        abort(400, f"Unknown round {round_!r}.")
+    return round_
+
+
+def _checked_region() -> str:
+    """Return the region filter of the query string ("" for none), with 400 on a region that does not exist."""
+    region = request.args.get("region", "").strip()
+    if region and region not in REGIONS:
+        abort(400, f"Unknown region {region!r}; use one of {', '.join(REGIONS)}.")
+    return region
+
+
+def _filtered_scores(catalog: Catalog, rows: list | None = None):
+    """Apply the round and region filters of the query string to `rows` (default: every score row, in order)."""
+    round_ = _checked_round(catalog, request.args.get("round", "").strip())
+    region = _checked_region()
+    rows = [r for r in (catalog.scores if rows is None else rows)
+            if (not round_ or r.round == round_) and (not region or r.region == region)]
+    return rows, round_, region
+
+
+def release_url(endpoint: str, **values) -> str:
+    """Build a URL that keeps the chosen release (`?release=` of the current request)."""
+    version = request.args.get("release")
+    if version:
+        values.setdefault("release", version)
+    return url_for(endpoint, **values)
+
+
+def _fragments():
+    """Return the macros of templates/public/_fragments.html."""
+    return current_app.jinja_env.get_template("public/_fragments.html").module
+
+
+def _link_key() -> tuple[str, str]:
+    """Return what the links inside a cached fragment depend on: the script root and `?release=`."""
+    return request.script_root, request.args.get("release") or ""
+
+
+def _country_urls(isos) -> dict[str, str]:
+    """Return each country's page URL for this request (URL building is slow: once per country, not per row)."""
+    return {iso3: release_url("public.country", iso3=iso3) for iso3 in set(isos)}
+
+
+def _markup_size(fragments) -> int:
+    """Return the bytes a collection of cached fragments takes (strings and a dict slot each)."""
+    return sum(sys.getsizeof(f) for f in fragments) + 100 * len(fragments)
+
+
+def _score_rows_html(catalog: Catalog, rows: list) -> Markup:
+    """Return the comparison table's rows for `rows`, from fragments rendered once per release and link key."""
+
+    def build() -> dict[int, Markup]:
+        macro = _fragments().score_row
+        categories = get_codebook().categories
+        urls = _country_urls(row.iso3 for row in catalog.scores)
+        return {id(row): macro(row, urls[row.iso3], categories) for row in catalog.scores}
+
+    fragments = catalog.memo.get(("score-rows", *_link_key()), build, lambda f: _markup_size(f.values()))
+    return Markup("").join(fragments[id(row)] for row in rows)
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _public_error(error):
+    """Answer a bad filter or a missing country/indicator with the reason and a link back."""
+    message = error.description
+    if message == type(error).description:  # Werkzeug's generic text: say it plainly
+        message = "There is nothing at this address." if error.code == 404 else "The request could not be understood."
+    return render_template("error.html", code=error.code, message=message), error.code
+
+
+@bp.app_template_filter("shade")
+def shade_filter(score):
+    """Map a score to its CSS shading class."""
+    return shade(score)
+
+
+@bp.route("/")
+def index():
+    """Show countries by category scores (with both aggregates) of the chosen release."""
+    releases, release = _releases()
+    if release is None:
+        return render_template("public/index.html", release=None, releases=[])
+    codebook = get_codebook()
+    catalog = _catalog(release)
+    sort = request.args.get("sort", "country")
+    if sort not in sort_keys(codebook):
+        abort(400, f"Cannot sort by {sort!r}.")
+    # Filtering the rows sorted once per release keeps their order (the sort is stable).
+    rows, round_, region = _filtered_scores(catalog, catalog.sorted_scores(sort))
+    map_round = maps.map_round(rows, round_)
+    _drawn, off_map = maps.split_entries(
+        maps.map_entries(rows, countries=catalog.countries, aggregation=catalog.release.aggregation, round_name=map_round))
+    return render_template(
+        "public/index.html", release=catalog.release, releases=releases, catalog=catalog,
+        rows=rows, rows_html=_score_rows_html(catalog, rows), sort=sort, round=round_, region=region, regions=REGIONS,
+        map_round=map_round, off_map=off_map,
+    )
+
+
+def svg_response(svg: bytes) -> Response:
+    """Answer with an SVG figure under its own policy: inline styles allowed (charts use them), no scripts at all."""
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = charts.SVG_CONTENT_SECURITY_POLICY
+    return response
+
+
+@bp.route("/chart/world.svg")
+def world_chart():
+    """Draw the headline aggregate of one round on a world map (same filters as `/`; latest round by default)."""
+    _releases_list, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    rows, round_, region = _filtered_scores(catalog)
+    map_round = maps.map_round(rows, round_)
+    # The map is large (~800 kB) and a release immutable: draw it once per release and filter.
+    cache = current_app.extensions.setdefault("rightsdb.map_cache", {})
+    key = (catalog.release.id, catalog.release.version, map_round, region)
+    if key not in cache:
+        if len(cache) >= MAP_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        aggregation = catalog.release.aggregation
+        entries = maps.map_entries(rows, countries=catalog.countries, aggregation=aggregation, round_name=map_round)
+        title = f"Aggregate score ({aggregation}), round {map_round or '-'}" + (f", {region}" if region else "")
+        cache[key] = maps.world_map(entries, title=title)
+    return svg_response(cache[key])
+
+
+@bp.route("/chart/aggregates.svg")
+def aggregates_chart():
+    """Draw the headline aggregate of each country in one round as an SVG bar chart, highest first.
+
+    Same filters as `/`; like the world map it shows one round, the latest unless `?round=` picks
+    another (a bar per country-round of every round would be unreadable). Drawn once per release,
+    round and region, then kept in the catalog's memo.
+    """
+    _releases_list, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    aggregation = catalog.release.aggregation
+    rows, round_, region = _filtered_scores(catalog, catalog.sorted_scores("-" + aggregation))
+    shown = maps.map_round(rows, round_)
+
+    def draw() -> bytes:
+        drawn = [r for r in rows if r.round == shown]
+        note = _chart_note(catalog.release, f"aggregate {aggregation}")
+        title = f"Migrant rights in national law: aggregate score, round {shown or '-'}" + (f", {region}" if region else "")
+        return charts.bar_chart([f"{r.name} ({r.iso3})" for r in drawn], [r.value(aggregation) for r in drawn], title=title, note=note)
+
+    # The latest round by default and the same round asked for by name give the same figure: one entry.
+    return svg_response(catalog.memo.get(("aggregates-svg", shown, region), draw))
+
+
+def _chart_note(release, *details: str) -> str:
+    """Return the provenance line printed under every chart of a release (marks synthetic data)."""
+    note = ", ".join([f"rightsdb release {release.version}", f"scheme {release.scheme}", *details])
+    return note + (" - synthetic demonstration data" if release.synthetic else "")
+
+
+@bp.route("/chart/countries/<iso3>.svg")
+def country_chart(iso3: str):
+    """Draw a country's category scores in one round as an SVG bar chart."""
+    _releases_list, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    rows = [r for r in catalog.scores if r.iso3 == iso3.upper()]
+    round_ = request.args.get("round", "")
+    if round_:
+        rows = [r for r in rows if r.round == round_]
+    if not rows:
+        abort(404)
+    row = rows[-1]
+
+    def draw() -> bytes:
+        codebook = get_codebook()
+        labels = [c.name for c in codebook.categories]
+        note = _chart_note(catalog.release)
+        return charts.bar_chart(labels, [row.categories[c.id] for c in codebook.categories],
+                                title=f"{row.name} ({row.iso3}), {row.round}: score by category", note=note)
+
+    return svg_response(catalog.memo.get(("country-svg", row.iso3, row.round), draw))
+
+
+@bp.route("/countries/<iso3>")
+def country(iso3: str):
+    """Show a country's scores by category and every indicator's answer with its citations."""
+    releases, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    iso3 = iso3.upper()
+    if iso3 not in catalog.by_country:
+        abort(404, f"There is no country {iso3} in release {catalog.release.version}: it may not be coded yet, or be in another release.")
+    country = catalog.countries[iso3]
+
+    def build() -> Markup:
+        rows = [r for r in catalog.scores if r.iso3 == iso3]
+        records_by_round: dict[str, list[dict]] = {}
+        for record in catalog.by_country[iso3]:
+            records_by_round.setdefault(record["round"], []).append(record)
+        return _fragments().country_rounds(country, rows, records_by_round, get_codebook(), release_url)
+
+    sections = catalog.memo.get(("country", iso3, *_link_key()), build, sys.getsizeof)
+    return render_template("public/country.html", release=catalog.release, releases=releases, catalog=catalog,
+                           country=country, sections=sections)
+
+
+def _indicator_cards(catalog: Catalog, indicator_id: str, round_: str | None, region: str) -> tuple[int, Markup]:
+    """Return (how many, the cards) of one indicator's answers in a round (None: every round) and region.
+
+    Rendered once per release, filters and link key, then kept in the catalog's memo.
+    """
+
+    def build() -> tuple[int, Markup]:
+        records = [r for r in catalog.by_indicator.get(indicator_id, [])
+                   if (round_ is None or r["round"] == round_) and (not region or catalog.countries[r["iso3"]]["region"] == region)]
+        urls = _country_urls(r["iso3"] for r in records)
+        macro = _fragments().indicator_card
+        return len(records), Markup("").join(macro(r, catalog.countries[r["iso3"]]["name"], urls[r["iso3"]]) for r in records)
+
+    return catalog.memo.get(("indicator-cards", indicator_id, round_, region, *_link_key()), build, lambda v: sys.getsizeof(v[1]) + 64)
+
+
+@bp.route("/indicators/<indicator_id>")
+def indicator(indicator_id: str):
+    """Show the countries' answers to one indicator with the citations side by side.
+
+    `?round=NAME` picks a round; without it the latest round is shown, and `?round=` (empty, the
+    "All rounds" choice) shows every round. `?region=` narrows to one UN M49 region.
+    """
+    codebook = get_codebook()
+    item = codebook.indicators_by_id.get(indicator_id)
+    if item is None:
+        abort(404, f"There is no indicator {indicator_id} in codebook {codebook.version}.")
+    releases, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    records = catalog.by_indicator.get(indicator_id, [])
+    latest = catalog.memo.get(("latest-round", indicator_id), lambda: catalog.latest_round(records), lambda _v: 64)
+    chosen = request.args.get("round")
+    shown_round = latest if chosen is None else (_checked_round(catalog, chosen.strip()) or None)
+    region = _checked_region()
+    count, cards = _indicator_cards(catalog, indicator_id, shown_round, region)
+    return render_template("public/indicator.html", release=catalog.release, releases=releases, catalog=catalog,
+                           indicator=item, category=codebook.categories_by_id[item.category], records=records,
+                           shown_round=shown_round, latest_round=latest, region=region, regions=REGIONS,
+                           count=count, cards=cards)
+
+
+def _table_choice(catalog: Catalog):
+    """Read and check the custom table's choices (countries, categories, indicators, rounds)."""
+    codebook = get_codebook()
+    choice = {
+        "countries": [v.upper() for v in request.args.getlist("country") if v],
+        "categories": [v for v in request.args.getlist("category") if v],
+        "indicators": [v for v in request.args.getlist("indicator") if v],
+        "rounds": [v for v in request.args.getlist("round") if v],
+    }
+    allowed = {"countries": catalog.countries, "categories": codebook.categories_by_id,
+               "indicators": codebook.indicators_by_id, "rounds": catalog.rounds}
+    for key, values in choice.items():
+        unknown = [v for v in values if v not in allowed[key]]
+        if unknown:
+            abort(400, f"Unknown {key}: {', '.join(unknown)}.")
+    return choice
+
+
+def _table_request():
+    """Return (releases, catalog, choice, cache key of the choice) of a custom-table request."""
+    releases, release = _releases()
+    if release is None:
+        abort(404, NO_RELEASE)
+    catalog = _catalog(release)
+    choice = _table_choice(catalog)
+    # The table does not depend on the order or repetition of the picked values.
+    return releases, catalog, choice, tuple(frozenset(values) for values in choice.values())
+
+
+def _table_frame(catalog: Catalog, choice: dict):
+    return exports.custom_table(catalog.long(get_codebook()), **choice)
+
+
+@bp.route("/table")
+def table():
+    """Build a custom table: pick countries, categories or indicators, see it and download it."""
+    releases, catalog, choice, key = _table_request()
+    columns = list(exports.LONG_COLUMNS)
+    # With nothing picked the table is the whole release: offer the download rather than a huge page.
+    picked = any(choice.values())
+
+    def build() -> tuple[int, Markup]:
+        preview = exports.frame_records(_table_frame(catalog, choice))
+        return len(preview), _fragments().table_rows(preview, columns)
+
+    count, rows_html = catalog.memo.get(("table-rows", *key), build, lambda v: sys.getsizeof(v[1]) + 64) if picked else (0, Markup(""))
+    return render_template("public/table.html", release=catalog.release, releases=releases, catalog=catalog,
+                           choice=choice, picked=picked, total=len(catalog.records), columns=columns, count=count, rows_html=rows_html,
+                           query=request.query_string.decode())
+
+
+def _download_name(catalog: Catalog, extension: str) -> str:
+    return f"rightsdb-{catalog.release.version}-table.{extension}"
+
+
+@bp.route("/table.csv")
+def table_csv():
+    """Download the custom table as CSV."""
+    _releases_list, catalog, choice, key = _table_request()
+    body = catalog.memo.get(("table-csv", *key), lambda: exports.csv_bytes(_table_frame(catalog, choice)))
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "csv")}"'})
+
+
+@bp.route("/table.xlsx")
+def table_xlsx():
+    """Download the custom table as an Excel workbook."""
+    _releases_list, catalog, choice, key = _table_request()
+    body = catalog.memo.get(("table-xlsx", *key), lambda: exports.xlsx_bytes({"table": _table_frame(catalog, choice)}))
+    return Response(body,
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "xlsx")}"'})
+
+
+@bp.route("/downloads")
+def downloads():
+    """List the published releases with notes, checksums, files and the suggested citation."""
+    from rightsdb.publishing.files import suggested_citation
+
+    releases = list_releases(session=get_session())
+    exports_dir = current_app.config["EXPORTS_DIR"]
+    items = [
+        {"release": r, "files": release_files(exports_dir=exports_dir, release=r), "citation": suggested_citation(r)}
+        for r in releases
+    ]
+    return render_template("public/downloads.html", items=items)
+
+
+@bp.route("/downloads/<version>/<path:filename>")
+def release_file(version: str, filename: str):
+    """Serve a published file exactly as stored (never regenerated)."""
+    releases = list_releases(session=get_session())
+    if not any(r.version == version for r in releases):
+        abort(404)
+    folder = Path(current_app.config["EXPORTS_DIR"]) / version
+    return send_from_directory(folder, filename, as_attachment=True)
+
+
+@bp.app_context_processor
+def _public_helpers():
+    return {"release_url": release_url}
