@@ -125,7 +125,7 @@ def build_release(app, version: str, *, keep: bool) -> float:
     """Publish a release of every final synthetic country-round (every file format); return seconds."""
     from sqlmodel import Session
 
-    from rightsdb.publishing.releases import discard_release_files, publish_release
+    from rightsdb.publishing.publish import discard_release_files, publish_release
 
     engine = app.extensions["rightsdb.engine"]
     codebook = app.extensions["rightsdb.codebook"]
@@ -155,9 +155,13 @@ def breakdown_release(app, version: str) -> None:
 
     from sqlmodel import Session
 
-    from rightsdb.publishing.tables import csv_bytes, release_tables, write_xlsx, xlsx_sheets
-    from rightsdb.publishing.files import PARQUET_TABLES, STATA_TABLES, _write_parquet, _write_stata
-    from rightsdb.publishing.releases import collect_final, get_release, hold_sources, load_snapshot, release_inputs
+    from rightsdb.publishing.formats.csv import csv_bytes
+    from rightsdb.publishing.tables import release_tables
+    from rightsdb.publishing.formats.xlsx import write_xlsx, xlsx_sheets
+    from rightsdb.publishing.formats import FORMATS
+    from rightsdb.publishing.collect import collect_final
+    from rightsdb.publishing.publish import get_release
+    from rightsdb.publishing.snapshot import hold_sources, load_snapshot, release_inputs
 
     codebook = app.extensions["rightsdb.codebook"]
     stages = []
@@ -188,10 +192,10 @@ def breakdown_release(app, version: str) -> None:
     timed("CSV of every table", lambda: [csv_bytes(frame) for frame in tables.values()])
     timed("Excel workbook (every table; on its own thread in the build)", lambda: write_xlsx(io.BytesIO(), xlsx_sheets(tables)))
     with tempfile.TemporaryDirectory() as folder:
-        labels = {}
-        timed(f"Stata ({', '.join(STATA_TABLES)})", lambda: [
-            _write_stata(Path(folder) / f"{name}.dta", tables[name], release=release, codebook=codebook, descriptions=labels) for name in STATA_TABLES])
-        timed(f"Parquet ({', '.join(PARQUET_TABLES)})", lambda: [_write_parquet(Path(folder) / f"{name}.parquet", tables[name]) for name in PARQUET_TABLES])
+        for file_format in FORMATS:
+            timed(f"{file_format.name} ({', '.join(file_format.tables)})", lambda file_format=file_format: [
+                file_format.write(Path(folder) / f"{name}.{file_format.extension}", tables[name], release=release, labels={})
+                for name in file_format.tables])
     for label, seconds in stages:
         print(f"release build stage: {label}: {seconds:.2f} s ({len(rows)} rows)")
 
@@ -199,7 +203,7 @@ def breakdown_release(app, version: str) -> None:
 def bench_release(app, baseline: float, *, content: float | None = None, breakdown: bool = True, trace: bool = True) -> bool:
     """Print the release build figures; return whether a release was published."""
     try:
-        from rightsdb.publishing.releases import publish_release  # noqa: F401
+        from rightsdb.publishing.publish import publish_release  # noqa: F401
     except ImportError as exc:
         print(f"release build: not available ({exc})")
         return False

@@ -1,4 +1,4 @@
-"""Benchmark the Excel workbook writer (rightsdb.exports.write_xlsx) on world-scale synthetic tables.
+"""Benchmark the Excel workbook writer (rightsdb.publishing.formats.xlsx.write_xlsx) on world-scale synthetic tables.
 
     python bench/xlsx_speed.py [--repeat 3] [--scale 1.0] [--keep PATH]
 
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rightsdb.publishing import tables as exports  # noqa: E402
+from rightsdb.publishing.formats import xlsx as exports  # noqa: E402
 
 MIB = 1024 * 1024
 WORDS = {

@@ -1,8 +1,8 @@
-"""The database engine and the per-request session.
+"""The database engine: one per application, SQLite or PostgreSQL.
 
-One engine per application; one session per request, opened lazily on `g` and closed at teardown.
-Domain functions take the session as a keyword argument and never commit: the view or command that
-calls them commits once per user action, so each action is one transaction.
+Domain functions take a session as a keyword argument and never commit: the view or command that
+calls them commits once per user action, so each action is one transaction. The per-request session
+of the web layer is `rightsdb.web.session`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from rightsdb import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
@@ -57,27 +56,6 @@ def create_all(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
-def init_app(app: Flask) -> None:
-    """Attach the engine to the app and close the request session at teardown."""
+def init_app(app) -> None:
+    """Attach the application's engine (`app.extensions["rightsdb.engine"]`)."""
     app.extensions["rightsdb.engine"] = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
-    app.teardown_appcontext(close_session)
-
-
-def get_engine() -> Engine:
-    """Return the current application's engine."""
-    return current_app.extensions["rightsdb.engine"]
-
-
-def get_session() -> Session:
-    """Return this request's session, opening it on first use."""
-    if "db_session" not in g:
-        g.db_session = Session(get_engine(), expire_on_commit=False)
-    return g.db_session
-
-
-def close_session(_exc: BaseException | None = None) -> None:
-    """Roll back anything uncommitted and close the request's session."""
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.rollback()
-        session.close()

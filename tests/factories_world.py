@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel
 
 from rightsdb.codebook import Codebook
 from rightsdb.models import Answer, Citation, CodebookFlag, User
-from rightsdb.publishing.releases import publish_release, release_files
+from rightsdb.publishing.publish import publish_release, release_files
 from tests.conftest import TINY_CODEBOOK, login, make_app
 from tests.factories import make_assignments, make_country, make_round, make_source, make_user
 from tests.factories_release import make_final

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from sqlmodel import Session
 
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.factories_release import make_final, make_golden_data, make_real_country
 
 

@@ -95,13 +95,13 @@ def test_release_build_killed_mid_build_leaves_nothing_and_can_be_rebuilt(tmp_pa
     url, exports, env = _prepare(tmp_path)
     with open(tmp_path / "build.out", "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rightsdb.ops.cli", "release", "build", VERSION, "--synthetic"],
-            cwd=ROOT, env={**env, "RIGHTSDB_RELEASE_PAUSE": "1"}, stdout=out, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "tests.crash_points", "release", "--", "release", "build", VERSION, "--synthetic"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.PIPE, text=True,
         )
         lines, reader = _read_lines(process)
         try:
             line = _wait_for_pause(process, lines)
-            temporary = Path(line[len(PAUSE_LINE):].split(" (RIGHTSDB_RELEASE_PAUSE)")[0])
+            temporary = Path(line[len(PAUSE_LINE):].split(" (crash point)")[0])
             # The build really is mid-way: every file is written, in a hidden temporary folder, not yet renamed.
             assert temporary.parent == exports and temporary.name.startswith(f".{VERSION}.")
             assert (temporary / "SHA256SUMS").is_file() and (temporary / "data" / "long.csv").is_file()

@@ -11,9 +11,11 @@ from sqlmodel import Session
 
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.codebook import load_codebook
-from rightsdb.publishing.tables import codebook_table, csv_bytes, long_table, matrix_table, xlsx_bytes
-from rightsdb.publishing.files import _write_stata
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.tables import codebook_table, long_table, matrix_table
+from rightsdb.publishing.formats.csv import csv_bytes
+from rightsdb.publishing.formats.xlsx import xlsx_bytes
+from rightsdb.publishing.formats.stata import write_stata
+from rightsdb.publishing.publish import publish_release
 from tests.conftest import ROOT
 from tests.factories_release import make_golden_data
 
@@ -83,7 +85,7 @@ def test_stata_refuses_a_column_name_it_would_rename(folder, tmp_path):
 
     frame = pd.DataFrame({"AAA-01": ["provided"]})
     with pytest.raises(InvalidColumnName):
-        _write_stata(tmp_path / "x.dta", frame, release=Release, codebook=None, descriptions={})
+        write_stata(tmp_path / "x.dta", frame, release=Release, labels={})
 
 
 def test_parquet_holds_the_same_rows_as_the_csv(folder):

@@ -321,7 +321,6 @@ def cli_env(tiny_app, monkeypatch, tmp_path):
     monkeypatch.setenv("RIGHTSDB_EXPORTS_DIR", str(tmp_path / "exports"))
     monkeypatch.setenv("RIGHTSDB_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
     monkeypatch.setenv("RIGHTSDB_ENV", "testing")
-    monkeypatch.delenv("RIGHTSDB_IMPORT_PAUSE_AFTER_ROWS", raising=False)
     return CliRunner()
 
 
@@ -387,10 +386,11 @@ def test_killed_import_leaves_nothing_behind(tmp_path):
     good = (DATA / "submission_good.csv").read_text(encoding="utf-8").splitlines()
     path = write_csv(tmp_path, good[1:] + [line.replace("XAA", "XBB") for line in good[1:]])  # two countries
     env = dict(os.environ, RIGHTSDB_DATABASE_URL=url, RIGHTSDB_CODEBOOK_PATH=str(TINY_CODEBOOK), RIGHTSDB_ENV="testing",
-               RIGHTSDB_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", RIGHTSDB_EXPORTS_DIR=str(tmp_path / "exports"),
-               RIGHTSDB_IMPORT_PAUSE_AFTER_ROWS="1")
-    command = [sys.executable, "-m", "rightsdb.ops.cli", "import", str(path), "--round", "2026", "--as-submission", "--coder", "ana@example.org"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               RIGHTSDB_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", RIGHTSDB_EXPORTS_DIR=str(tmp_path / "exports"))
+    arguments = ["import", str(path), "--round", "2026", "--as-submission", "--coder", "ana@example.org"]
+    command = [sys.executable, "-m", "rightsdb.ops.cli", *arguments]
+    paused = [sys.executable, "-m", "tests.crash_points", "import=1", "--", *arguments]
+    process = subprocess.Popen(paused, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
     # A thread reads stderr so that a child that never pauses cannot hang the test.
     reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True)
@@ -411,7 +411,6 @@ def test_killed_import_leaves_nothing_behind(tmp_path):
     assert (left["Answer"], left["Citation"], left["LegalSource"], left["Decision"]) == (0, 0, 0, 0)
     assert left["AuditEvent"] == 0
     # The same import without the pause goes through: the killed run really was writing.
-    env.pop("RIGHTSDB_IMPORT_PAUSE_AFTER_ROWS")
     finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     with Session(engine) as session:

@@ -23,7 +23,8 @@ from rightsdb.config import PROJECT_ROOT
 from rightsdb.db import make_engine
 from rightsdb.ops.migrate import alembic_config, upgrade
 from rightsdb.models import Release
-from rightsdb.publishing.releases import CITATION_FIELDS, release_inputs
+from rightsdb.publishing.collect import CITATION_FIELDS
+from rightsdb.publishing.snapshot import release_inputs
 from tests.conftest import PG_SKIP, PG_URL
 
 SCHEMA = "rightsdb_migration_check"

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from rightsdb.public import maps
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.conftest import login
 from tests.factories import make_round, make_user
 from tests.factories_release import make_final, make_golden_data, make_real_country

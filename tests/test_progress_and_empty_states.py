@@ -13,7 +13,7 @@ from sqlmodel import Session
 from rightsdb.ops.cli import main
 from rightsdb.models import Answer
 from rightsdb.review.reconciliation import compare_country_round
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.conftest import TINY_CODEBOOK, login, make_app
 from tests.factories import make_assignments, make_country, make_round, make_user
 from tests.factories_release import make_final, make_golden_data, make_real_country

@@ -22,7 +22,7 @@ from rightsdb.public import charts, catalog as release_catalog
 from rightsdb.models import Country
 from rightsdb.gc_policy import collector_paused
 from rightsdb.public.catalog import Memo
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.factories import make_country
 from tests.factories_release import get_round, make_final
 from tests.querycount import count_queries

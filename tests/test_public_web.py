@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.factories_release import make_final, make_golden_data, make_real_country
 from tests.querycount import count_queries
 

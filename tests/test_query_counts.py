@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from bench.generate import open_round, populate
 from rightsdb.models import User
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.conftest import login
 from tests.querycount import count_queries
 

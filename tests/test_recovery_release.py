@@ -13,10 +13,12 @@ from sqlmodel import Session, select
 
 from rightsdb.ops import cli
 from rightsdb.ops.cli import main
-from rightsdb.publishing.files import NOT_REPRODUCIBLE, read_sums, write_release_files
+from rightsdb.publishing.formats import NOT_REPRODUCIBLE
+from rightsdb.publishing.files import read_sums, write_release_files
 from rightsdb.ops.migrate import alembic_config
 from rightsdb.models import DecisionCitation, Release, ReleaseAnswer
-from rightsdb.publishing.releases import get_release, release_inputs
+from rightsdb.publishing.publish import get_release
+from rightsdb.publishing.snapshot import release_inputs
 from tests.conftest import TINY_CODEBOOK
 from tests.factories import make_country
 from tests.factories_release import make_final

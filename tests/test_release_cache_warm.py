@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from rightsdb import create_app
 from rightsdb.public import catalog as release_catalog
-from rightsdb.publishing.releases import publish_release
+from rightsdb.publishing.publish import publish_release
 from tests.conftest import TINY_CODEBOOK, make_app
 from tests.factories import make_country
 from tests.factories_release import make_final

@@ -17,10 +17,15 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from rightsdb import gc_policy
-from rightsdb.publishing import releases
+from rightsdb.errors import Conflict
+from rightsdb.publishing import collect, snapshot
+from rightsdb.publishing import publish as publication
 from rightsdb.ops.cli import main
-from rightsdb.models import Citation, Decision, DecisionCitation, LegalSource, ReleaseAnswer, ReleaseCitation
-from rightsdb.publishing.releases import CITATION_FIELDS, publish_release, release_inputs, verify_release
+from rightsdb.models import Citation, CountryRound, Decision, DecisionCitation, LegalSource, Release, ReleaseAnswer, ReleaseCitation
+from rightsdb.publishing.collect import CITATION_FIELDS
+from rightsdb.publishing.publish import publish_release
+from rightsdb.publishing.snapshot import release_inputs
+from rightsdb.publishing.verify import verify_release
 from tests.conftest import TINY_CODEBOOK
 from tests.factories import make_country
 from tests.factories_release import make_final
@@ -121,7 +126,7 @@ def test_snapshot_values_carry_the_decision_that_settled_them(tiny_session, book
 
 def test_a_snapshot_that_disagrees_with_the_files_fails_and_leaves_nothing(tiny_session, book, exports_dir, monkeypatch):
     _awkward_world(tiny_session, book)
-    monkeypatch.setattr(releases, "freeze_citations", lambda connection, *, release_id: 0)
+    monkeypatch.setattr(snapshot, "freeze_citations", lambda connection, *, release_id: 0)
     with pytest.raises(RuntimeError, match="citations where the files hold"):
         publish_release(session=tiny_session, codebook=book, exports_dir=exports_dir, version="1.0.0", release_date=DAY, synthetic=True)
     tiny_session.rollback()
@@ -150,14 +155,14 @@ def test_nobody_can_change_the_sources_while_a_release_is_published(tiny_app, ti
         finally:
             other.dispose()
 
-    collect = releases.collect_final
+    collect = publication.collect_final
 
     def collect_then_write(**kwargs):
         rows = collect(**kwargs)
         try_to_write()
         return rows
 
-    monkeypatch.setattr(releases, "collect_final", collect_then_write)
+    monkeypatch.setattr(publication, "collect_final", collect_then_write)
     release = publish(tiny_session, book, exports_dir, progress=lambda message: message.startswith("[1/") and try_to_write())
     assert outcomes == ["locked", "locked"]
     assert "changed mid-build" not in (exports_dir / "1.0.0" / "data" / "citations.csv").read_text(encoding="utf-8")
@@ -233,20 +238,20 @@ def test_a_save_in_progress_makes_publication_give_up_cleanly_not_deadlock(tiny_
     The publication must neither wait while holding locks (a deadlock) nor publish: Conflict, nothing
     written, and the writer goes on."""
     _awkward_world(tiny_session, book)
-    monkeypatch.setattr(releases, "HOLD_WAIT_SECONDS", 0.4)
+    monkeypatch.setattr(snapshot, "HOLD_WAIT_SECONDS", 0.4)
     url = tiny_app.config["DATABASE_URL"]
     other, connection = _other_writer(url)
     try:
-        with pytest.raises(releases.Conflict, match="saving right now"):
+        with pytest.raises(Conflict, match="saving right now"):
             publish_release(session=tiny_session, codebook=book, exports_dir=exports_dir, version="1.0.0", release_date=DAY, synthetic=True)
         tiny_session.rollback()
         # The publication holds nothing now: the writer's next table is free.
-        connection.execute(sa.update(releases.CountryRound.__table__).where(sa.false()).values(finalized_at=None))
+        connection.execute(sa.update(CountryRound.__table__).where(sa.false()).values(finalized_at=None))
         connection.commit()
     finally:
         connection.close()
         other.dispose()
-    assert tiny_session.exec(select(releases.Release)).all() == []
+    assert tiny_session.exec(select(Release)).all() == []
     assert not (exports_dir / "1.0.0").exists()
     assert publish(tiny_session, book, exports_dir).version == "1.0.0"  # free again: it publishes
 
@@ -254,4 +259,4 @@ def test_a_save_in_progress_makes_publication_give_up_cleanly_not_deadlock(tiny_
 def test_driver_batches_refuses_text_it_would_render_inline(tiny_session):
     statement = select(ReleaseCitation.id).where(ReleaseCitation.pinpoint == "Art. 5 %")
     with pytest.raises(TypeError, match="whole numbers only"):
-        next(releases._driver_batches(tiny_session.connection(), statement))
+        next(collect.driver_batches(tiny_session.connection(), statement))

@@ -8,10 +8,14 @@ from click.testing import CliRunner
 from sqlmodel import Session, select
 
 import rightsdb.publishing.files as exports_files
+import rightsdb.publishing.formats as formats
+import rightsdb.publishing.publish as publication
 from rightsdb.ops.cli import main
 from rightsdb.errors import Conflict, InvalidInput
 from rightsdb.models import AuditEvent, Decision, Release, ReleaseAnswer
-from rightsdb.publishing.releases import get_release, list_releases, publish_release, release_inputs, verify_release
+from rightsdb.publishing.publish import get_release, list_releases, publish_release
+from rightsdb.publishing.snapshot import release_inputs
+from rightsdb.publishing.verify import verify_release
 from tests.conftest import TINY_CODEBOOK, make_app
 from tests.factories import make_country, make_user
 from tests.factories_release import make_final, make_golden_data, make_real_country
@@ -112,7 +116,7 @@ def test_a_build_that_fails_midway_leaves_no_folder_and_no_row(tiny_session, boo
         original(folder, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(exports_files, "write_release_files", crash)
+    monkeypatch.setattr(publication, "write_release_files", crash)
     with pytest.raises(RuntimeError):
         publish_release(session=tiny_session, codebook=book, exports_dir=exports_dir, version="1.0.0", release_date=DAY, synthetic=True)
     tiny_session.rollback()
@@ -147,7 +151,7 @@ def test_rebuild_gives_identical_files_and_verify_finds_tampering(tiny_session, 
     stored = exports_files.read_sums(exports_dir / "1.0.0" / "SHA256SUMS")
     again = exports_files.read_sums(rebuilt / "SHA256SUMS")
     for name in stored:
-        if name not in exports_files.NOT_REPRODUCIBLE:
+        if name not in formats.NOT_REPRODUCIBLE:
             assert (rebuilt / name).read_bytes() == (exports_dir / "1.0.0" / name).read_bytes(), name
             assert again[name] == stored[name]
     assert verify_release(session=tiny_session, codebook=book, exports_dir=exports_dir, release=release) == []

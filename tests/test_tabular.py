@@ -1,4 +1,4 @@
-"""The vectorised CSV and sheet writers (rightsdb.tabular) against pandas and openpyxl as oracles."""
+"""The vectorised CSV and sheet writers (publishing.formats.csv and spreadsheetml) against pandas and openpyxl as oracles."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from rightsdb.publishing import tabular
-from rightsdb.publishing.tables import xlsx_bytes
+from rightsdb.publishing.formats import cells, spreadsheetml
+from rightsdb.publishing.formats import csv as csv_format
+from rightsdb.publishing.formats.xlsx import xlsx_bytes
 
 HOSTILE = ["plain", "a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "", " lead", "trail ", "=1+1", "<b>&amp;</b>",
            "Право на суд", "حق اللجوء", "tab\there", "quote,\"and\ncomma\"", "emoji 🌍"]
@@ -35,22 +36,22 @@ def test_csv_equals_pandas_on_hostile_text_numbers_and_missing_values():
         "flag": [i % 2 == 0 for i in range(n)],
         "objects": pd.Series([None, 1, "x", 2.5, True, "a,b", None, 3, "y", 4.0, False, "z", 5, "w", "v"], dtype=object),
     })
-    assert tabular.csv_bytes(frame) == pandas_csv(frame)
+    assert csv_format.csv_bytes(frame) == pandas_csv(frame)
 
 
 def test_csv_equals_pandas_for_a_single_column_with_empty_values_and_for_empty_tables():
     single = pd.DataFrame({"only": ["a", "", None, "b"]})
-    assert tabular.csv_bytes(single) == pandas_csv(single)
+    assert csv_format.csv_bytes(single) == pandas_csv(single)
     empty = pd.DataFrame({"a": pd.Series([], dtype=str), "b": pd.Series([], dtype="Int64")})
-    assert tabular.csv_bytes(empty) == pandas_csv(empty) == b"a,b\n"
+    assert csv_format.csv_bytes(empty) == pandas_csv(empty) == b"a,b\n"
     awkward_header = pd.DataFrame({'name, with "quotes"': ["x"], "plain": ["y"]})
-    assert tabular.csv_bytes(awkward_header) == pandas_csv(awkward_header)
+    assert csv_format.csv_bytes(awkward_header) == pandas_csv(awkward_header)
 
 
 def test_csv_crosses_block_boundaries_in_row_order(monkeypatch):
-    monkeypatch.setattr(tabular, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(cells, "BLOCK_ROWS", 7)
     frame = pd.DataFrame({"n": range(50), "text": [f"row {i}, \"{i}\"" for i in range(50)]})
-    assert tabular.csv_bytes(frame) == pandas_csv(frame)
+    assert csv_format.csv_bytes(frame) == pandas_csv(frame)
 
 
 @settings(max_examples=60, deadline=None)
@@ -60,11 +61,11 @@ def test_csv_equals_pandas_for_any_text_float_and_integer(rows):
     texts, floats, ints = zip(*rows)
     texts = [t.replace("\x00", "") if t is not None else None for t in texts]
     frame = pd.DataFrame({"text": texts, "float": pd.array(floats, dtype="Float64"), "int": list(ints)})
-    assert tabular.csv_bytes(frame) == pandas_csv(frame)
+    assert csv_format.csv_bytes(frame) == pandas_csv(frame)
 
 
 def test_sheet_holds_every_value_typed_and_text_never_becomes_a_formula(monkeypatch):
-    monkeypatch.setattr(tabular, "BLOCK_ROWS", 4)
+    monkeypatch.setattr(cells, "BLOCK_ROWS", 4)
     n = len(HOSTILE)
     frame = pd.DataFrame({
         "text": HOSTILE,
@@ -93,4 +94,4 @@ def test_sheet_refuses_text_xml_cannot_hold_as_openpyxl_does():
 
 
 def test_column_letters_follow_spreadsheet_naming():
-    assert [tabular.column_letter(n) for n in (1, 2, 26, 27, 52, 53, 702, 703)] == ["A", "B", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
+    assert [spreadsheetml.column_letter(n) for n in (1, 2, 26, 27, 52, 53, 702, 703)] == ["A", "B", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]

@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from rightsdb.publishing import tabular
-from rightsdb.publishing.tables import XLSX_MAIN, xlsx_bytes
+from rightsdb.publishing.formats import cells, spreadsheetml
+from rightsdb.publishing.formats.xlsx import XLSX_MAIN, xlsx_bytes
 
 NS = {"m": XLSX_MAIN}
 HOSTILE = ["plain", "", " lead", "trail ", "  both  ", " ", "\t", "\n", "tab\there", "line\nbreak", "carriage\rreturn", "crlf\r\n",
@@ -146,10 +146,10 @@ def openpyxl_workbook(sheets: dict[str, tuple[list[str], dict[str, list]]]) -> b
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("block_rows", [7, tabular.BLOCK_ROWS])
+@pytest.mark.parametrize("block_rows", [7, cells.BLOCK_ROWS])
 def test_every_value_and_type_round_trips_through_openpyxl(monkeypatch, block_rows):
-    monkeypatch.setattr(tabular, "BLOCK_ROWS", block_rows)
-    monkeypatch.setattr(tabular, "SAMPLE_ROWS", 200)  # the sample is not the whole column
+    monkeypatch.setattr(cells, "BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(spreadsheetml, "SAMPLE_ROWS", 200)  # the sample is not the whole column
     frame, expected = hostile_frame(400)
     data = xlsx_bytes({"t": frame})
     check_cells(data, "t", frame, expected)
@@ -163,7 +163,7 @@ def test_every_value_and_type_round_trips_through_openpyxl(monkeypatch, block_ro
 
 
 def test_pandas_reads_the_workbook_as_openpyxl_own_workbook_of_the_same_values(monkeypatch):
-    monkeypatch.setattr(tabular, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(cells, "BLOCK_ROWS", 16)
     # (openpyxl's own writer rounds integers past 2**53 through floats: not in this comparison.)
     frame, expected = hostile_frame(300, seed=1, big=2**31 + 1)
     ours = xlsx_bytes({"t": frame, "second": frame.iloc[:40]})
@@ -193,7 +193,7 @@ def test_xml_parts_are_well_formed_and_the_shared_strings_are_wired_in():
     table = xml["xl/sharedStrings.xml"]
     strings = ["".join(t.text or "" for t in si.iterfind("m:t", NS)) for si in table.iterfind("m:si", NS)]
     assert len(strings) == len(set(strings)) == int(table.get("uniqueCount"))
-    assert "" not in strings and not any("x005F_" in s for s in strings)  # see tabular._shareable
+    assert "" not in strings and not any("x005F_" in s for s in strings)  # see spreadsheetml._shareable
     references = []
     for name, root in xml.items():
         if name.startswith("xl/worksheets/"):
@@ -220,7 +220,7 @@ def test_a_workbook_without_repeated_text_has_no_shared_strings_part():
 def test_white_space_is_preserved_exactly_where_the_old_rule_said():
     values = [*HOSTILE, "\x0bx", "x\x0c", "\fx", "\u0085x", "x\u2003", " ", "a b"]
     array = pa.array([v for v in values if "\x0b" not in v], type=pa.string())
-    suffixes = tabular._inline_suffixes(array).to_pylist()
+    suffixes = spreadsheetml._inline_suffixes(array).to_pylist()
     rule = pc.match_substring_regex(array, r"^\s|\s$").to_pylist()
     for value, suffix, preserve in zip(array.to_pylist(), suffixes, rule):
         if value == "":
@@ -231,19 +231,19 @@ def test_white_space_is_preserved_exactly_where_the_old_rule_said():
 
 def test_sheet_xml_alone_still_writes_inline_strings_only():
     frame, expected = hostile_frame(60, seed=3)
-    names, columns = tabular.arrow_columns(frame)
-    xml = b"".join(tabular.sheet_xml(names, columns, XLSX_MAIN))
+    names, columns = spreadsheetml.arrow_columns(frame)
+    xml = b"".join(spreadsheetml.sheet_xml(names, columns, XLSX_MAIN))
     root = ET.fromstring(xml)
     assert {c.get("t") for c in root.iterfind(".//m:c", NS)} <= {"inlineStr", "b", None}
     assert [t.text for t in root.find("m:sheetData/m:row", NS).iterfind(".//m:t", NS)] == names
 
 
 def test_sheet_is_made_a_block_of_rows_at_a_time(monkeypatch):
-    monkeypatch.setattr(tabular, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(cells, "BLOCK_ROWS", 7)
     frame = pd.DataFrame({"code": ["a", "b"] * 25, "n": range(50)})
-    names, columns = tabular.arrow_columns(frame)
-    strings, shared = tabular.shared_strings([columns])
-    pieces = list(tabular.sheet_xml(names, columns, XLSX_MAIN, shared[0]))
+    names, columns = spreadsheetml.arrow_columns(frame)
+    strings, shared = spreadsheetml.shared_strings([columns])
+    pieces = list(spreadsheetml.sheet_xml(names, columns, XLSX_MAIN, shared[0]))
     assert len(pieces) == 2 + math.ceil(50 / 7)
     assert strings.to_pylist() == ["a", "b"]
 
@@ -253,8 +253,8 @@ def test_text_xml_cannot_hold_is_refused_in_repeated_and_unique_columns():
         xlsx_bytes({"t": pd.DataFrame({"code": ["ok", "bell\x07"] * 20})})
     with pytest.raises(IllegalCharacterError):
         xlsx_bytes({"t": pd.DataFrame({"text": [f"unique {i}" for i in range(20)] + ["bell\x07"]})})
-    assert tabular.illegal_xml_text(pa.array(["tab\t", "line\n", "cr\r", None, ""])) is None
-    assert tabular.illegal_xml_text(pa.array(["fine", None, "esc\x1b", "vt\x0b"]).slice(1)) == "esc\x1b"
+    assert spreadsheetml.illegal_xml_text(pa.array(["tab\t", "line\n", "cr\r", None, ""])) is None
+    assert spreadsheetml.illegal_xml_text(pa.array(["fine", None, "esc\x1b", "vt\x0b"]).slice(1)) == "esc\x1b"
 
 
 def test_empty_tables_and_tables_without_columns():

@@ -204,9 +204,6 @@ def restore(path: str, yes: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Check the file and report, without writing anything.")
 def import_file(file, round_name, as_submission, as_final, coder, reason, supervisor, sheet, dry_run) -> None:
     """Import a coded dataset (CSV or .xlsx), all or nothing; the columns are in the README."""
-    import os
-    import time
-
     from rightsdb.errors import InvalidInput
     from rightsdb.importing.importer import import_codings
 
@@ -216,15 +213,8 @@ def import_file(file, round_name, as_submission, as_final, coder, reason, superv
         raise click.UsageError("--as-submission needs --coder EMAIL and takes no --reason or --supervisor.")
     if as_final and (coder or not reason):
         raise click.UsageError("--as-final needs --reason TEXT (and optionally --supervisor EMAIL), not --coder.")
-    # Test hook for the crash-safety test: once N rows are written (flushed, not committed), wait to be killed.
-    pause_after = int(os.environ.get("RIGHTSDB_IMPORT_PAUSE_AFTER_ROWS") or 0)
-
     def progress(stage: str, done: int, total: int) -> None:
         click.echo(f"{stage} {done}/{total} rows", err=True)
-        if stage == "written" and pause_after and done >= pause_after:
-            click.echo(f"paused after writing {done} rows (RIGHTSDB_IMPORT_PAUSE_AFTER_ROWS)", err=True)
-            sys.stderr.flush()
-            time.sleep(3600)
 
     app = _app()
     try:
@@ -267,7 +257,7 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
     from datetime import date as date_type
 
     from rightsdb.errors import DomainError
-    from rightsdb.publishing.releases import discard_release_files, publish_release
+    from rightsdb.publishing.publish import discard_release_files, publish_release
 
     app = _app()
     exports_dir = app.config["EXPORTS_DIR"]
@@ -298,7 +288,8 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
 def release_verify(version: str) -> None:
     """Rebuild release VERSION from its snapshot and compare every file with SHA256SUMS."""
     from rightsdb.errors import DomainError
-    from rightsdb.publishing.releases import SNAPSHOT_PROBLEM, get_release, verify_release
+    from rightsdb.publishing.verify import SNAPSHOT_PROBLEM, verify_release
+    from rightsdb.publishing.publish import get_release
 
     app = _app()
     with app.app_context(), _session(app) as session:
@@ -317,7 +308,7 @@ def release_verify(version: str) -> None:
 @release_group.command("list")
 def release_list() -> None:
     """List the published releases, newest first."""
-    from rightsdb.publishing.releases import list_releases
+    from rightsdb.publishing.publish import list_releases
 
     app = _app()
     with app.app_context(), _session(app) as session:

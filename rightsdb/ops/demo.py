@@ -269,7 +269,7 @@ def _settle(*, session: Session, codebook: Codebook, supervisor: User, to_settle
 def _release(*, session: Session, codebook: Codebook, supervisor: User, app_config: dict, report: DemoReport) -> None:
     """Publish the demonstration release once, from the final synthetic country-rounds."""
     from rightsdb.models import Release
-    from rightsdb.publishing.releases import discard_release_files, publish_release
+    from rightsdb.publishing.publish import discard_release_files, publish_release
 
     if session.exec(select(Release).where(Release.version == DEMO_RELEASE_VERSION)).first() is not None:
         return

@@ -31,7 +31,8 @@ from rightsdb.publishing import scoring
 from rightsdb.codebook import Codebook
 from rightsdb.models import Release
 from rightsdb.gc_policy import collector_paused, freeze_long_lived
-from rightsdb.publishing.releases import CITATION_FIELDS, release_inputs
+from rightsdb.publishing.collect import CITATION_FIELDS
+from rightsdb.publishing.snapshot import release_inputs
 
 CACHE_SIZE = 16
 _BUILD_LOCK = threading.Lock()
@@ -252,7 +253,7 @@ def warm(*, engine, codebook: Codebook, cache: dict) -> threading.Thread:
     each server process starts it as soon as it starts. A failure (no database yet, no release) only
     leaves the cache cold: the first request then builds the catalog as usual.
     """
-    from rightsdb.publishing.releases import default_release, list_releases
+    from rightsdb.publishing.publish import default_release, list_releases
 
     def build() -> None:
         try:

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rightsdb.codebook import Codebook, Scheme
-from rightsdb.codebook.rules import binary_value
 
 AGGREGATIONS = ("category_mean", "pooled")
 

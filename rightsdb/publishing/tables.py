@@ -1,14 +1,12 @@
 """The export layer's tables: one canonical long table, and every other table derived from it.
 
-This (with exports_files.py) is the only place pandas is used. `long_table` builds the canonical table
+This (with the file writers of `publishing.files` and `publishing.formats`) is where pandas is used. `long_table` builds the canonical table
 from a release's snapshot records; the matrix, scores, citations and reliability tables are thin
 derivations of it. Rows are sorted and columns fixed, so the output is byte-stable.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Iterable
 
 import numpy as np
@@ -16,10 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rightsdb.publishing import scoring, tabular
-from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.codebook import Codebook
-from rightsdb.publishing.releases import CITATION_FIELDS
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.publishing import scoring
+from rightsdb.publishing.collect import CITATION_FIELDS
 from rightsdb.review.reliability import LEVELS, Unit, reliability_table
 
 #: The columns of long.csv, in order, with their descriptions (also used for the data package schema).
@@ -41,6 +39,8 @@ LONG_COLUMNS = {
     "citations": "The legal sources that stand behind the final value (title, pinpoint; joined by ' | ')",
 }
 #: The columns of citations.csv: where the citation stands, then the fields a release freezes of it.
+#: The columns that hold an answer code (value labels in Stata, an enum in the data package).
+ANSWER_COLUMNS = ("answer", "coder_a_answer", "coder_b_answer")
 CITATION_COLUMNS = ("iso3", "round", "indicator", "position", *CITATION_FIELDS)
 RELIABILITY_COLUMNS = (
     "level", "round", "key", "n", "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
@@ -66,7 +66,7 @@ def _citation_lists(citations: pa.Table | None, count: int) -> pa.ListArray:
     """Return each of `count` records' citations as a list of structs (CITATION_FIELDS), in record order.
 
     `citations` has one row per citation: "record" (the index of its record), then CITATION_FIELDS,
-    sorted by record (see rightsdb.releases.ReleaseInputs).
+    sorted by record (see publishing.collect.ReleaseInputs).
     """
     fields = [pa.field(name, pa.string()) for name in CITATION_FIELDS]
     if citations is None or citations.num_rows == 0:
@@ -247,99 +247,6 @@ def custom_table(long: pd.DataFrame, *, countries: list[str], categories: list[s
     if categories or indicators:
         mask &= long["category"].isin(categories) | long["indicator"].isin(indicators)
     return public_long(long[mask]).reset_index(drop=True)
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """Serialise a table as UTF-8 CSV with "\\n" line endings (the canonical form that is hashed).
-
-    Byte for byte what pandas' `to_csv(index=False, lineterminator="\\n")` writes, made with pyarrow
-    kernels (rightsdb.tabular): at world scale pandas took seconds per table.
-    """
-    return tabular.csv_bytes(frame)
-
-
-def csv_chunks(frame: pd.DataFrame):
-    """The same CSV as `csv_bytes`, a block of rows at a time (to write a large table without holding it)."""
-    return tabular.csv_chunks(frame)
-
-
-XLSX_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-XLSX_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-XLSX_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
-XLSX_STYLES = (
-    f'<styleSheet xmlns="{XLSX_MAIN}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
-)
-
-
-def _xml_text(text: str) -> str:
-    """Escape text for an XML attribute or text node."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
-def xlsx_bytes(frames: dict[str, pd.DataFrame]) -> bytes:
-    """Return tables as an Excel workbook (one sheet each) where every text cell is text, never a formula."""
-    buffer = io.BytesIO()
-    write_xlsx(buffer, xlsx_sheets(frames))
-    return buffer.getvalue()
-
-
-def xlsx_sheets(frames: dict[str, pd.DataFrame]) -> dict[str, tuple[list[str], list]]:
-    """Prepare tables for `write_xlsx`: column names and Arrow columns per sheet (safe to pass to a thread)."""
-    return {name: tabular.arrow_columns(frame) for name, frame in frames.items()}
-
-
-def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
-    """Write prepared tables (`xlsx_sheets`) as an Excel workbook into `target` (a path or a binary file).
-
-    The sheet XML is made by pyarrow kernels (rightsdb.tabular) and streamed straight into the zip: at
-    world scale (millions of cells) a cell object per value, even openpyxl's write-only cells, costs
-    minutes. Text is always a string cell (shared or inline), so a value such as "=1+1" stays text.
-    Text columns whose values repeat go through a shared strings table (as Excel itself writes text):
-    about a fifth less XML to make and deflate at world scale, and each distinct value is formatted once.
-    """
-    names = [name[:31] for name in sheets]
-    strings, shared = tabular.shared_strings([arrays for _columns, arrays in sheets.values()])
-    sheet_list = "".join(f'<sheet name="{_xml_text(name)}" sheetId="{n}" r:id="rId{n}"/>' for n, name in enumerate(names, start=1))
-    workbook_rels = "".join(
-        f'<Relationship Id="rId{n}" Type="{XLSX_RELS}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in range(1, len(names) + 1)
-    ) + f'<Relationship Id="rId{len(names) + 1}" Type="{XLSX_RELS}/styles" Target="styles.xml"/>'
-    overrides = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        for n in range(1, len(names) + 1)
-    )
-    if len(strings):
-        workbook_rels += f'<Relationship Id="rId{len(names) + 2}" Type="{XLSX_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
-        overrides += ('<Override PartName="/xl/sharedStrings.xml" '
-                      'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
-    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr("[Content_Types].xml", head + (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            f"{overrides}</Types>"
-        ))
-        archive.writestr("_rels/.rels", head + (
-            f'<Relationships xmlns="{XLSX_PACKAGE_RELS}"><Relationship Id="rId1" Type="{XLSX_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-        ))
-        archive.writestr("xl/workbook.xml", head + f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{XLSX_RELS}"><sheets>{sheet_list}</sheets></workbook>')
-        archive.writestr("xl/_rels/workbook.xml.rels", head + f'<Relationships xmlns="{XLSX_PACKAGE_RELS}">{workbook_rels}</Relationships>')
-        archive.writestr("xl/styles.xml", head + XLSX_STYLES)
-        if len(strings):
-            with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
-                for piece in tabular.shared_strings_xml(strings, tabular.shared_count(shared), XLSX_MAIN):
-                    part.write(piece)
-        for n, ((columns, arrays), columns_shared) in enumerate(zip(sheets.values(), shared), start=1):
-            with archive.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True) as sheet:
-                for piece in tabular.sheet_xml(columns, arrays, XLSX_MAIN, columns_shared):
-                    sheet.write(piece)
 
 
 def frame_records(frame: pd.DataFrame, limit: int | None = None) -> list[dict]:

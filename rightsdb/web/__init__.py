@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_login import current_user
 
-from rightsdb.web import access, admin, api, auth, coder, errors, public, reconcile, releases, supervisor
+from rightsdb.web import access, admin, api, auth, coder, errors, public, reconcile, releases, session, supervisor
 from rightsdb.web.loaders import RowIdConverter, get_codebook
 from rightsdb.web.security import add_security_headers, refuse_unstorable_input
 
@@ -45,6 +45,7 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 def init_app(app: Flask) -> None:
     """Register login, every blueprint, the shared page helpers and the error handlers."""
+    session.init_app(app)
     access.init_app(app)
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
     app.before_request(refuse_unstorable_input)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.models import User
 
 login_manager = LoginManager()

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from rightsdb.accounts import users as accounts
 from rightsdb.web.access import gate
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.errors import DomainError, InvalidInput, NotFound
 from rightsdb.models import ROLES
 

@@ -26,9 +26,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from rightsdb.web.access import gate
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.public.catalog import Catalog, cached_catalog
-from rightsdb.publishing.releases import default_release, list_releases
+from rightsdb.publishing.publish import default_release, list_releases
 from rightsdb.web.loaders import get_codebook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

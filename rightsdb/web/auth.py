@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from rightsdb.accounts import users as accounts
 from rightsdb.web.access import gate, home_for
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.errors import InvalidInput
 
 bp = Blueprint("auth", __name__)

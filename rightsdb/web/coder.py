@@ -15,7 +15,7 @@ from coding_forms import build_coding_form, coding_view, read_answer_inputs, rea
 
 from rightsdb.coding import citations, answers as coding
 from rightsdb.web.access import gate
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.errors import DomainError, Forbidden, InvalidInput, NotFound
 from rightsdb.web.loaders import get_codebook
 

@@ -18,11 +18,13 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from markupsafe import Markup
 
 from rightsdb.public import charts, maps
-from rightsdb.publishing import tables as exports
+from rightsdb.publishing import tables
+from rightsdb.publishing.formats.csv import csv_bytes
+from rightsdb.publishing.formats.xlsx import xlsx_bytes
 from rightsdb.web.access import gate
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.public.catalog import Catalog, cached_catalog, sort_keys
-from rightsdb.publishing.releases import default_release, list_releases, release_files
+from rightsdb.publishing.publish import default_release, list_releases, release_files
 from rightsdb.publishing.scoring import shade
 from rightsdb.web.loaders import get_codebook
 
@@ -339,19 +341,19 @@ def _table_request():
 
 
 def _table_frame(catalog: Catalog, choice: dict):
-    return exports.custom_table(catalog.long(get_codebook()), **choice)
+    return tables.custom_table(catalog.long(get_codebook()), **choice)
 
 
 @bp.route("/table")
 def table():
     """Build a custom table: pick countries, categories or indicators, see it and download it."""
     releases, catalog, choice, key = _table_request()
-    columns = list(exports.LONG_COLUMNS)
+    columns = list(tables.LONG_COLUMNS)
     # With nothing picked the table is the whole release: offer the download rather than a huge page.
     picked = any(choice.values())
 
     def build() -> tuple[int, Markup]:
-        preview = exports.frame_records(_table_frame(catalog, choice))
+        preview = tables.frame_records(_table_frame(catalog, choice))
         return len(preview), _fragments().table_rows(preview, columns)
 
     count, rows_html = catalog.memo.get(("table-rows", *key), build, lambda v: sys.getsizeof(v[1]) + 64) if picked else (0, Markup(""))
@@ -368,7 +370,7 @@ def _download_name(catalog: Catalog, extension: str) -> str:
 def table_csv():
     """Download the custom table as CSV."""
     _releases_list, catalog, choice, key = _table_request()
-    body = catalog.memo.get(("table-csv", *key), lambda: exports.csv_bytes(_table_frame(catalog, choice)))
+    body = catalog.memo.get(("table-csv", *key), lambda: csv_bytes(_table_frame(catalog, choice)))
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "csv")}"'})
 
@@ -377,7 +379,7 @@ def table_csv():
 def table_xlsx():
     """Download the custom table as an Excel workbook."""
     _releases_list, catalog, choice, key = _table_request()
-    body = catalog.memo.get(("table-xlsx", *key), lambda: exports.xlsx_bytes({"table": _table_frame(catalog, choice)}))
+    body = catalog.memo.get(("table-xlsx", *key), lambda: xlsx_bytes({"table": _table_frame(catalog, choice)}))
     return Response(body,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "xlsx")}"'})
@@ -386,7 +388,7 @@ def table_xlsx():
 @bp.route("/downloads")
 def downloads():
     """List the published releases with notes, checksums, files and the suggested citation."""
-    from rightsdb.publishing.files import suggested_citation
+    from rightsdb.publishing.documents import suggested_citation
 
     releases = list_releases(session=get_session())
     exports_dir = current_app.config["EXPORTS_DIR"]

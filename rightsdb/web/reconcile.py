@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rightsdb.review import assignments, reconciliation
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.errors import Conflict, DomainError, InvalidInput
 from rightsdb.models import Country, Round
 from rightsdb.models import parse_row_id

@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from rightsdb.publishing import releases
+from rightsdb.publishing import publish as publication
 from rightsdb.web.access import gate
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.errors import DomainError
 from rightsdb.web.loaders import get_codebook
 
@@ -21,7 +21,7 @@ gate(bp, "supervisor", "admin")
 
 
 class PublishForm(FlaskForm):
-    version = StringField("Version (semantic, e.g. 1.0.0)", validators=[DataRequired(), Length(max=40), Regexp(releases.VERSION_PATTERN.pattern, message="Use a semantic version such as 1.0.0.")])
+    version = StringField("Version (semantic, e.g. 1.0.0)", validators=[DataRequired(), Length(max=40), Regexp(publication.VERSION_PATTERN.pattern, message="Use a semantic version such as 1.0.0.")])
     title = StringField("Title", validators=[Length(max=300)])
     release_date = DateField("Release date", validators=[DataRequired()], default=date.today)
     notes = TextAreaField("Notes for researchers")
@@ -29,7 +29,7 @@ class PublishForm(FlaskForm):
 
 
 def _page(form: PublishForm, status: int = 200):
-    items = releases.list_releases(session=get_session())
+    items = publication.list_releases(session=get_session())
     return render_template("releases/index.html", form=form, releases=items), status
 
 
@@ -48,7 +48,7 @@ def publish():
     session = get_session()
     exports_dir = current_app.config["EXPORTS_DIR"]
     try:
-        release = releases.publish_release(
+        release = publication.publish_release(
             session=session, codebook=get_codebook(), exports_dir=exports_dir, version=form.version.data,
             title=form.title.data or "", notes=form.notes.data or "", release_date=form.release_date.data,
             synthetic=form.synthetic.data, user_id=current_user.id,
@@ -61,7 +61,7 @@ def publish():
         session.commit()
     except Exception:
         session.rollback()
-        releases.discard_release_files(exports_dir=exports_dir, version=release.version)
+        publication.discard_release_files(exports_dir=exports_dir, version=release.version)
         raise
     flash(f"Release {release.version} is published.", "success")
     return redirect(url_for("releases.index"))

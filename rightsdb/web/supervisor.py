@@ -15,7 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from rightsdb.review import assignments, reconciliation, reliability_report
 from rightsdb.public import charts
 from rightsdb.web.access import gate
-from rightsdb.db import get_session
+from rightsdb.web.session import get_session
 from rightsdb.errors import DomainError, InvalidInput, NotFound
 from rightsdb.review.reliability import Thresholds
 from rightsdb.models import parse_row_id

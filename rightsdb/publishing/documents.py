@@ -1,0 +1,119 @@
+"""The release's documents for people: README.md (files, scoring rules, protocol, changelog) and CITATION.cff."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from rightsdb.codebook import Codebook
+from rightsdb.publishing import scoring
+from rightsdb.publishing.formats import FORMATS, WORKBOOK
+
+LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}
+
+
+TABLE_TITLES = {
+    "long": "One row per country, round and indicator: final answer, scores, coders' answers, citations",
+    "matrix": "Country-rounds by indicator (final answer codes), columns in codebook order",
+    "scores": "Country-rounds by category score, with both aggregates",
+    "codebook": "The indicators of the codebook, in order",
+    "countries": "The countries in the release",
+    "reliability": "Inter-coder reliability of the independent A/B answers",
+    "citations": "One row per legal citation standing behind a final value",
+}
+
+
+def _synthetic_note(release) -> str:
+    return " This release contains synthetic demonstration data (fictional countries), not findings about any real country's law." if release.synthetic else ""
+
+
+def _scheme_text(codebook: Codebook, release) -> str:
+    scheme = codebook.scheme(release.scheme)
+    scores = ", ".join(f"{code} = {'empty (leaves the denominator)' if v is None else v}" for code, v in scheme.scores.items())
+    return f"{scheme.id} ({scheme.label}): {scores}"
+
+
+def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame]) -> str:
+    """Write the release README: what the files are, the scoring rules with formulas, and the protocol."""
+    aggregation = next(a for a in codebook.scoring.aggregations if a.id == release.aggregation)
+    lines = [f"# {release.title} (rightsdb release {release.version})", ""]
+    if release.synthetic:
+        lines += ["**This release contains synthetic demonstration data.** The countries are fictional", "(ISO 3166 user-assigned codes); nothing here describes any real country's law.", ""]
+    lines += [
+        f"- Release date: {release.release_date.isoformat()}",
+        f"- Codebook: {codebook.codebook.title}, version {release.codebook_version}",
+        f"- Scoring scheme: {_scheme_text(codebook, release)}",
+        f"- Headline aggregation: {aggregation.id} ({aggregation.label}); scores.csv gives both aggregates",
+        f"- Country-rounds: {len(tables['scores'])}; rows in long.csv: {len(tables['long'])}",
+        "",
+    ]
+    if release.notes:
+        lines += ["## Notes", "", release.notes, ""]
+    lines += ["## Scoring rules", "", scoring.FORMULAS, ""]
+    lines += [
+        "## Coding protocol",
+        "",
+        "Each indicator measures national law on the books (constitution, statutes, regulations, case law)",
+        "in force on the round's reference date, not practice. Two coders code every country independently",
+        "(slots A and B), each answer supported by pinpoint citations to the legal source. Where both give",
+        "the same answer the value is `agreed`; otherwise a supervisor decides (`reconciled`) and records a",
+        "reason. The citations that stand behind each final value are in citations.csv. Reliability",
+        "statistics (percent agreement, Cohen's kappa, Krippendorff's alpha (nominal), Gwet's AC1, with n and",
+        "prevalence) are computed on the coders' independent answers; coder identities are not published.",
+        "",
+        "## Files",
+        "",
+    ]
+    lines += [f"- data/{name}.csv: {TABLE_TITLES[name]}" for name in tables]
+    lines += [
+        f"- {WORKBOOK}: the same tables as an Excel workbook (one sheet each; text is never a formula)",
+        *(f"- {f.path(name)}: {f.describe.format(table=name)}" for f in FORMATS for name in f.tables),
+        "- datapackage.json: Frictionless data package (schemas, SHA-256 of each file, license, sources)",
+        "- CITATION.cff: how to cite this release",
+        "- SHA256SUMS: checksums of every file (check with `sha256sum -c SHA256SUMS`)",
+        "",
+        "Every file except the Excel workbook is byte-identical when rebuilt from the release snapshot",
+        f"(`rightsdb release verify {release.version}`).",
+        "",
+        "## Changelog",
+        "",
+        release.changelog or "First release.",
+        "",
+        "## Citation",
+        "",
+        suggested_citation(release),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def suggested_citation(release) -> str:
+    """Return the suggested citation of a release."""
+    kind = " Synthetic demonstration data." if release.synthetic else ""
+    return f"rightsdb Migrant Rights Database coding team ({release.release_date.year}). {release.title}, version {release.version} [dataset].{kind}"
+
+
+def citation_cff(release, codebook: Codebook) -> str:
+    """Write CITATION.cff (Citation File Format 1.2.0) for a release."""
+    q = json.dumps
+    abstract = f"Migrant rights in national law, coded with the {codebook.codebook.title} (codebook {release.codebook_version}).{_synthetic_note(release)}"
+    return "\n".join(
+        [
+            "cff-version: 1.2.0",
+            'message: "If you use these data, please cite them as below."',
+            "type: dataset",
+            f"title: {q(release.title, ensure_ascii=False)}",
+            f"version: {q(release.version)}",
+            f"date-released: {q(release.release_date.isoformat())}",
+            "authors:",
+            '  - name: "rightsdb Migrant Rights Database coding team"',
+            f"abstract: {q(abstract, ensure_ascii=False)}",
+            f"license: {LICENSE['name']}",
+            "keywords:",
+            "  - migrant rights",
+            "  - legal coding",
+            *(['  - "synthetic demonstration data"'] if release.synthetic else []),
+            "",
+        ]
+    )

@@ -1,0 +1,81 @@
+"""The Frictionless data package (datapackage.json): a schema and a checksum for every CSV resource."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+import pandas as pd
+
+from rightsdb.codebook import Codebook
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.publishing import scoring
+from rightsdb.publishing.documents import LICENSE, TABLE_TITLES
+from rightsdb.publishing.tables import ANSWER_COLUMNS, LONG_COLUMNS
+
+
+def _field_type(series: pd.Series, name: str) -> str:
+    """Map a column to a Frictionless field type."""
+    if name in ("reference_date", "date_in_force"):
+        return "date"
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "number"
+    return "string"
+
+
+def _schema(frame: pd.DataFrame, descriptions: dict[str, str]) -> dict:
+    fields = []
+    for name in frame.columns:
+        field = {"name": str(name), "type": _field_type(frame[name], str(name))}
+        if name in descriptions:
+            field["description"] = descriptions[name]
+        if name in ANSWER_COLUMNS:
+            field["constraints"] = {"enum": list(ANSWER_CODES)}
+        fields.append(field)
+    return {"fields": fields}
+
+
+def datapackage(release, codebook: Codebook, tables: dict[str, pd.DataFrame], hashes: dict[str, str], sizes: dict[str, int]) -> dict:
+    """Describe the release as a Frictionless data package: a schema and checksum per CSV resource."""
+    descriptions = {name: dict(LONG_COLUMNS) for name in tables}
+    scheme = codebook.scheme(release.scheme)
+    description = "Migrant rights in national law: final coded values, scores, reliability and legal citations."
+    if release.synthetic:
+        description = "Synthetic demonstration data (fictional countries, no finding about any real country's law). " + description
+    return {
+        "profile": "data-package",
+        "name": "rightsdb-" + release.version.replace(".", "-").lower(),
+        "title": release.title,
+        "description": description,
+        "version": release.version,
+        "created": datetime.combine(release.release_date, time()).isoformat() + "Z",
+        "licenses": [LICENSE],
+        "sources": [{"title": codebook.codebook.reference or codebook.codebook.title}],
+        "keywords": ["migrant rights", "legal coding", *(["synthetic demonstration data"] if release.synthetic else [])],
+        "rightsdb": {
+            "codebook_version": release.codebook_version,
+            "scheme": {"id": scheme.id, "label": scheme.label, "scores": dict(scheme.scores)},
+            "aggregation": release.aggregation,
+            "synthetic": release.synthetic,
+            "formulas": scoring.FORMULAS,
+            "files": {name: {"sha256": digest, "bytes": sizes[name]} for name, digest in sorted(hashes.items())},
+        },
+        "resources": [
+            {
+                "name": name,
+                "path": f"data/{name}.csv",
+                "profile": "tabular-data-resource",
+                "title": TABLE_TITLES[name],
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "hash": "sha256:" + hashes[f"data/{name}.csv"],
+                "bytes": sizes[f"data/{name}.csv"],
+                "schema": _schema(frame, descriptions[name] if name == "long" else {}),
+            }
+            for name, frame in tables.items()
+        ],
+    }

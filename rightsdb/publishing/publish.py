@@ -1,0 +1,221 @@
+"""Releases: snapshot the final data into an immutable Release, with its changelog and files.
+
+A release holds every final country-round (CountryRound.finalized_at set) of one kind only: real
+countries, or (synthetic=True) fictional demonstration countries, never both. Publication writes one
+ReleaseAnswer row per (country, round, indicator) and one ReleaseCitation row per citation standing
+behind it (copied by the database itself); files are built from those rows alone, so a later
+correction of a Decision changes nothing in a published release and only shows in the next one's
+changelog. Files are written to a temporary sibling folder and renamed into place at the end, so a
+failed build leaves no partial release (and the caller, which has not committed, leaves no row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from rightsdb.accounts.audit import record_event
+from rightsdb.codebook import Codebook
+from rightsdb.errors import Conflict, InvalidInput, NotFound
+from rightsdb.gc_policy import with_collector_paused
+from rightsdb.models import Release
+from rightsdb.publishing import scoring
+from rightsdb.publishing.changelog import describe_changes
+from rightsdb.publishing.collect import ReleaseInputs, collect_final, snapshot_inputs
+from rightsdb.publishing.files import read_sums, write_release_files
+from rightsdb.publishing.snapshot import hold_sources, load_snapshot, snapshot_answers
+
+VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
+SYNTHETIC_TEXT = "synthetic demonstration data"
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def list_releases(*, session: Session) -> list[Release]:
+    """Return every release, newest first."""
+    return list(session.exec(select(Release).order_by(Release.published_at.desc(), Release.id.desc())).all())  # type: ignore[attr-defined]
+
+
+def default_release(releases: list[Release]) -> Release | None:
+    """Pick the latest real release, or the latest synthetic one when no real release exists."""
+    real = [r for r in releases if not r.synthetic]
+    return (real or releases or [None])[0]
+
+
+def get_release(*, session: Session, version: str) -> Release:
+    """Return the release with this version, or raise NotFound."""
+    release = session.exec(select(Release).where(Release.version == version)).first()
+    if release is None:
+        raise NotFound(f"There is no release {version}.")
+    return release
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def move_into_place(temporary: Path, folder: Path) -> None:
+    """Rename a release's finished temporary folder to its published name (one atomic rename)."""
+    temporary.rename(folder)
+
+
+def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None]) -> None:
+    """Build the files in a temporary sibling folder and rename it into place at the end."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    try:
+        write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress)
+        move_into_place(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+
+
+
+
+@with_collector_paused
+def publish_release(
+    *,
+    session: Session,
+    codebook: Codebook,
+    exports_dir: str | Path,
+    version: str,
+    title: str = "",
+    notes: str = "",
+    release_date: date,
+    synthetic: bool = False,
+    user_id: int | None = None,
+    scheme_id: str | None = None,
+    aggregation: str | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> Release:
+    """Snapshot every final country-round of one kind into a new release and write its files.
+
+    The caller commits; if it does not (an error), it should call `discard_release_files`. `progress`
+    receives one line per file written ("[3/17] data/scores.csv").
+    """
+    version = version.strip()
+    if not VERSION_PATTERN.match(version):
+        raise InvalidInput(f"{version!r} is not a semantic version such as 1.0.0.")
+    scheme = codebook.scheme(scheme_id) if (scheme_id is None or scheme_id in codebook.schemes_by_id) else None
+    if scheme is None:
+        raise InvalidInput(f"Unknown scoring scheme {scheme_id!r}.")
+    aggregation = aggregation or codebook.scoring.default_aggregation
+    if aggregation not in scoring.AGGREGATIONS:
+        raise InvalidInput(f"Unknown aggregation {aggregation!r}.")
+    exists = f"Release {version} already exists; releases are immutable, publish a new version."
+    hold_sources(session)
+    if session.exec(select(Release.id).where(Release.version == version)).first() is not None:
+        raise Conflict(exists)
+    rows = collect_final(session=session, codebook=codebook, synthetic=synthetic, scheme_id=scheme.id)
+    if not rows:
+        kind = "synthetic" if synthetic else "real"
+        raise InvalidInput(f"There are no final {kind} country-rounds to release.")
+    previous = next((r for r in list_releases(session=session) if r.synthetic == synthetic), None)
+    previous_rows = snapshot_answers(session=session, release=previous) if previous else None
+    release = Release(
+        version=version,
+        title=title.strip() or f"Release {version}",
+        notes=notes.strip(),
+        release_date=release_date,
+        published_by_id=user_id,
+        codebook_version=codebook.version,
+        scheme=scheme.id,
+        aggregation=aggregation,
+        synthetic=synthetic,
+        changelog=describe_changes(previous_rows, rows, previous_version=previous.version if previous else None),
+    )
+    session.add(release)
+    try:
+        # Two publications of one version: the unique version makes the second wait here, then fail.
+        session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(exists) from None
+    folder = Path(exports_dir) / version
+    # This transaction now owns the version, so a folder or temporary folder under its name can only
+    # be left by a build that was killed before its transaction committed: never published, never
+    # served. Remove it so that the same version can be built again.
+    discard_release_files(exports_dir=exports_dir, version=version)
+    count = len(rows)
+    inputs = snapshot_inputs(session=session, release=release, rows=rows)
+    del previous_rows
+    connection = session.connection()
+    # The database writes the snapshot (SQLite's C code and the PostgreSQL server run without the GIL)
+    # while this thread writes the files from the same rows; neither touches what the other uses.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsdb-snapshot") as pool:
+        snapshot = pool.submit(load_snapshot, connection, release_id=release.id, rows=rows, synthetic=synthetic, codebook=codebook)
+        # Leaving this block waits for the snapshot, also after an error here.
+        _write_atomically(folder, inputs, codebook, progress)
+    try:
+        snapshot.result()  # the snapshot's own error, if it failed
+    except BaseException:
+        discard_release_files(exports_dir=exports_dir, version=version)
+        raise
+    del rows
+    release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
+    session.add(release)
+    record_event(
+        session=session,
+        user_id=user_id,
+        action="release.publish",
+        entity="release",
+        entity_id=version,
+        new={"version": version, "synthetic": synthetic, "rows": count, "scheme": scheme.id, "aggregation": aggregation},
+    )
+    session.flush()
+    return release
+
+
+def discard_release_files(*, exports_dir: str | Path, version: str) -> None:
+    """Remove the folder (and any temporary folders) of a release whose transaction did not commit."""
+    shutil.rmtree(Path(exports_dir) / version, ignore_errors=True)
+    for leftover in Path(exports_dir).glob(f".{version}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+
+
+def release_files(*, exports_dir: str | Path, release: Release) -> list[tuple[str, int, str]]:
+    """Return (relative path, size, sha256) of every published file of a release, from SHA256SUMS."""
+    folder = Path(exports_dir) / release.version
+    sums_path = folder / "SHA256SUMS"
+    if not sums_path.exists():
+        return []
+    return [(name, (folder / name).stat().st_size if (folder / name).exists() else 0, digest) for name, digest in read_sums(sums_path).items()]

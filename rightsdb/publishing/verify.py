@@ -1,0 +1,59 @@
+"""Verify a published release: rebuild its files from the snapshot and compare every checksum."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from rightsdb.codebook import Codebook
+from rightsdb.errors import NotFound
+from rightsdb.gc_policy import with_collector_paused
+from rightsdb.models import Release, ReleaseAnswer, ReleaseCitation
+from rightsdb.publishing.formats import NOT_REPRODUCIBLE
+from rightsdb.publishing.files import read_sums, sha256_file, write_release_files
+from rightsdb.publishing.snapshot import release_inputs
+
+#: How verify_release's report of a damaged snapshot (not a file) starts.
+SNAPSHOT_PROBLEM = "snapshot: "
+
+
+@with_collector_paused
+def verify_release(*, session: Session, codebook: Codebook, exports_dir: str | Path, release: Release) -> list[str]:
+    """Rebuild a release from its snapshot and return the files whose checksum differs from SHA256SUMS.
+
+    The Excel workbook is skipped: its bytes change on every save, and it holds the same data as the
+    verified CSV files. Snapshot citations that belong to no value of the release (they have no foreign
+    key) are reported too, as one entry starting with SNAPSHOT_PROBLEM.
+    """
+    folder = Path(exports_dir) / release.version
+    sums_path = folder / "SHA256SUMS"
+    if not sums_path.exists():
+        raise NotFound(f"The files of release {release.version} are missing ({sums_path}).")
+    stored = read_sums(sums_path)
+    problems = []
+    values = select(ReleaseAnswer.id).where(ReleaseAnswer.release_id == release.id)
+    stray = session.exec(
+        select(sa.func.count()).select_from(ReleaseCitation)
+        .where(ReleaseCitation.release_id == release.id, ReleaseCitation.release_answer_id.not_in(values))  # type: ignore[attr-defined]
+    ).one()
+    if stray:
+        words = "citation belongs" if stray == 1 else "citations belong"
+        problems.append(f"{SNAPSHOT_PROBLEM}{stray} {words} to no value of the release (release_citations)")
+    if hashlib.sha256(sums_path.read_bytes()).hexdigest() != release.sha256:
+        problems.append("SHA256SUMS")
+    with tempfile.TemporaryDirectory(prefix=f".verify-{release.version}.") as temporary:
+        rebuilt = Path(temporary)
+        write_release_files(rebuilt, inputs=release_inputs(session=session, release=release), codebook=codebook)
+        expected = read_sums(rebuilt / "SHA256SUMS")
+        for name in sorted(set(stored) | set(expected)):
+            if name in NOT_REPRODUCIBLE:
+                continue
+            path = folder / name
+            actual = sha256_file(path) if path.exists() else None
+            if stored.get(name) != expected.get(name) or actual != stored.get(name):
+                problems.append(name)
+    return problems
