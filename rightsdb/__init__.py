@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from rightsdb import db, gc_policy
+from rightsdb import db, process
 from rightsdb.codebook import load_codebook
 from rightsdb.config import Settings
 
@@ -65,5 +65,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     if settings.ENV != "testing":
-        gc_policy.freeze_startup_objects()
+        process.freeze_startup_objects()
     return app

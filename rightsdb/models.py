@@ -340,9 +340,9 @@ class ReleaseAnswer(SQLModel, table=True):
 class ReleaseCitation(SQLModel, table=True):
     """One legal citation standing behind a release's final value, frozen at publication (a row of citations.csv).
 
-    Written only by `releases.freeze_citations`, from the release_answers rows of the same release in
-    one INSERT ... SELECT, and never changed: no foreign-key constraints, whose per-row checks cost
-    2.1 s of a world-scale publication on PostgreSQL. `releases.verify_release` rebuilds the files from
+    Written only by `publishing.snapshot.freeze_citations`, from the release_answers rows of the same release in
+    one INSERT ... SELECT, and never changed: no foreign-key constraints, whose per-row checks were a
+    large share of a world-scale publication on PostgreSQL (bench/README.md). `verify_release` rebuilds the files from
     these rows, so a lost or stray row shows as a checksum that differs.
     """
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from rightsdb.review import assignments
+from rightsdb.review import assignments, progress
 from rightsdb.errors import Conflict, InvalidInput
 from rightsdb.models import Answer, Assignment, AuditEvent, Country, CountryRound, Decision, DecisionCitation
 from rightsdb.review.reconciliation import compare_country_round, resolve
@@ -141,7 +141,7 @@ def test_progress_board_derives_every_status(session, codebook):
     compare_country_round(session=session, codebook=codebook, country_round=cr4)
     statuses[cr4.id] = "final"
     session.commit()
-    board = assignments.progress_board(session=session, codebook=codebook)
+    board = progress.progress_board(session=session, codebook=codebook)
     assert len(board) == 1
     got = {c.country_round_id: c.status for c in board[0].countries}
     assert got == statuses
@@ -153,8 +153,8 @@ def test_progress_board_derives_every_status(session, codebook):
 
 
 def test_derive_status_both_submitted_before_comparison():
-    slots = [assignments.SlotProgress(1, "A", 1, "a", True, "submitted", 3, 3, ""), assignments.SlotProgress(2, "B", 2, "b", True, "submitted", 3, 3, "")]
-    assert assignments.derive_status(slots=slots, compared=False, finalized=False) == "both_submitted"
+    slots = [progress.SlotProgress(1, "A", 1, "a", True, "submitted", 3, 3, ""), progress.SlotProgress(2, "B", 2, "b", True, "submitted", 3, 3, "")]
+    assert progress.derive_status(slots=slots, compared=False, finalized=False) == "both_submitted"
 
 
 def _one_country_coded(session, codebook):
@@ -170,7 +170,7 @@ def test_progress_board_runs_a_fixed_number_of_queries(app, session, codebook):
     engine = app.extensions["rightsdb.engine"]
     coders, round_ = _one_country_coded(session, codebook)
     with count_queries(engine) as small:
-        assignments.progress_board(session=session, codebook=codebook)
+        progress.progress_board(session=session, codebook=codebook)
     other = make_round(session, codebook, name="2027")
     for index in range(1, 5):
         make_double_coding(session, codebook, round_, country_index=index, coders=coders, submit_b=False)
@@ -178,7 +178,7 @@ def test_progress_board_runs_a_fixed_number_of_queries(app, session, codebook):
     session.commit()
     session.expunge_all()
     with count_queries(engine) as large:
-        board = assignments.progress_board(session=session, codebook=codebook)
+        board = progress.progress_board(session=session, codebook=codebook)
     assert sum(len(r.countries) for r in board) == 9
     assert small.count == large.count == 3
 
@@ -255,9 +255,9 @@ def test_round_summaries_equal_the_figures_of_the_detailed_rows(session, codeboo
     empty = make_round(session, codebook, name="2027", reference_date=date(2027, 1, 1))
     session.commit()
 
-    summaries = assignments.round_summaries(session=session, codebook=codebook)
+    summaries = progress.round_summaries(session=session, codebook=codebook)
     assert [s.round.id for s in summaries] == [empty.id, newer.id, older.id]  # newest first, like list_rounds
-    rows = {p.round.id: p for p in assignments.progress_board(session=session, codebook=codebook)}
+    rows = {p.round.id: p for p in progress.progress_board(session=session, codebook=codebook)}
     for summary in summaries:
         assert _figures(summary) == _figures_from_rows(rows[summary.round.id]), summary.round.name
     by_id = {s.round.id: s for s in summaries}
@@ -273,19 +273,19 @@ def test_round_summaries_run_two_queries_whatever_the_size(app, session, codeboo
     engine = app.extensions["rightsdb.engine"]
     coders, round_ = _one_country_coded(session, codebook)
     with count_queries(engine) as small:
-        assignments.round_summaries(session=session, codebook=codebook)
+        progress.round_summaries(session=session, codebook=codebook)
     other = make_round(session, codebook, name="2027", reference_date=date(2027, 1, 1))
     make_round(session, codebook, name="2028", reference_date=date(2028, 1, 1))
     _every_status_round(session, codebook, other, coders)
     session.commit()
     with count_queries(engine) as large:
-        summaries = assignments.round_summaries(session=session, codebook=codebook)
+        summaries = progress.round_summaries(session=session, codebook=codebook)
     assert sum(s.countries for s in summaries) == 9
     assert small.count == large.count == 2
 
 
 def test_default_round_is_the_newest_with_unfinished_work(session, codebook):
-    assert assignments.default_summary(assignments.round_summaries(session=session, codebook=codebook)) is None
+    assert progress.default_summary(progress.round_summaries(session=session, codebook=codebook)) is None
     coders = (make_user(session, "coder"), make_user(session, "coder"))
     old = make_round(session, codebook, name="2024", reference_date=date(2024, 1, 1))
     cr, _a, _b = make_double_coding(session, codebook, old, country_index=0, coders=coders)
@@ -298,7 +298,7 @@ def test_default_round_is_the_newest_with_unfinished_work(session, codebook):
     session.commit()
 
     def default():
-        return assignments.default_summary(assignments.round_summaries(session=session, codebook=codebook)).round.id
+        return progress.default_summary(progress.round_summaries(session=session, codebook=codebook)).round.id
 
     assert default() == middle.id  # 2026 is all final; 2025 still has a country being coded
     cr, _a, _b = make_double_coding(session, codebook, middle, country_index=1, coders=coders)

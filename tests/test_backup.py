@@ -13,9 +13,11 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from rightsdb.ops import backup as backup_module
+from rightsdb.ops import backup_postgres as backup_module
 from rightsdb.accounts.audit import record_event
-from rightsdb.ops.backup import UNVERSIONED, BackupError, backup_database, database_fingerprint, inspect_backup, libpq_environment, manifest_path, restore_database
+from rightsdb.ops.backup_manifest import UNVERSIONED, BackupError, database_fingerprint, manifest_path
+from rightsdb.ops.backup import backup_database, inspect_backup, restore_database
+from rightsdb.ops.backup_postgres import libpq_environment
 from rightsdb.ops.cli import main
 from rightsdb.ops.migrate import alembic_config
 from rightsdb.models import AuditEvent, Citation, Country, Decision, DecisionCitation, LegalSource, User

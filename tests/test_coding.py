@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from rightsdb.coding import answers as coding
+from rightsdb.coding import carry_forward, submission
 from rightsdb.coding.citations import CitationInput, SourceInput, create_source, edit_source
 from rightsdb.codebook.rules import url_problem
 from rightsdb.coding.answers import AnswerInput
@@ -24,7 +25,7 @@ def _load(session, assignment, coder_id=None):
 
 
 def _problems(session, codebook, assignment):
-    return coding.submission_problems(codebook=codebook, assignment=_load(session, assignment))
+    return submission.submission_problems(codebook=codebook, assignment=_load(session, assignment))
 
 
 def test_load_assignment_refuses_another_coders_assignment(session, codebook):
@@ -40,8 +41,8 @@ def test_complete_assignment_submits_and_is_audited(session, codebook):
     fill_assignment(session, a, codebook, {codebook.indicator_ids[0]: "conditional"})
     session.commit()
     record = _load(session, a)
-    assert coding.submission_problems(codebook=codebook, assignment=record) == []
-    coding.submit_assignment(session=session, codebook=codebook, assignment=record, user_id=a.coder_id)
+    assert submission.submission_problems(codebook=codebook, assignment=record) == []
+    submission.submit_assignment(session=session, codebook=codebook, assignment=record, user_id=a.coder_id)
     session.commit()
     assert record.status == "submitted" and record.submitted_at is not None
     events = session.exec(select(AuditEvent).where(AuditEvent.action == "assignment.submitted")).all()
@@ -82,7 +83,7 @@ def test_each_submission_rule_names_the_indicator(session, codebook, value, chan
     problems = _problems(session, codebook, a)
     assert problems == [(target.id, f"{target.id} ({target.short_label}): {expected}")]
     with pytest.raises(InvalidInput) as raised:
-        coding.submit_assignment(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
+        submission.submit_assignment(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
     assert raised.value.problems == problems
     session.rollback()
     assert _load(session, a).status == "in_progress"
@@ -215,7 +216,7 @@ def test_both_submissions_trigger_the_comparison(session, codebook):
     fill_assignment(session, a, codebook, source=source)
     fill_assignment(session, b, codebook, source=source, submit=True)
     session.commit()
-    coding.submit_assignment(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
+    submission.submit_assignment(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
     session.commit()
     session.expire_all()
     assert session.get(type(cr), cr.id).compared_at is not None
@@ -230,8 +231,8 @@ def test_carry_forward_copies_final_values_into_unanswered_indicators(session, c
     session.add(Answer(assignment_id=a.id, indicator_id=third, value="provided", codebook_version=codebook.version))
     session.commit()
     record = _load(session, a)
-    assert coding.find_previous_final(session=session, assignment=record).id == old_cr.id
-    filled = coding.carry_forward(session=session, codebook=codebook, assignment=record, user_id=a.coder_id)
+    assert carry_forward.find_previous_final(session=session, assignment=record).id == old_cr.id
+    filled = carry_forward.carry_forward(session=session, codebook=codebook, assignment=record, user_id=a.coder_id)
     session.commit()
     assert filled == 2
     record = _load(session, a)
@@ -245,7 +246,7 @@ def test_carry_forward_copies_final_values_into_unanswered_indicators(session, c
     assert copied.id != standing[first].id
     events = session.exec(select(AuditEvent).where(AuditEvent.action == "answer.carried_forward")).all()
     assert len(events) == 2 and {e.country_round_id for e in events} == {cr.id}
-    problems = dict(coding.submission_problems(codebook=codebook, assignment=record))
+    problems = dict(submission.submission_problems(codebook=codebook, assignment=record))
     assert "confirm or change it" in problems[first]
 
     # Confirming clears the flag; changing the value clears it too.
@@ -276,7 +277,7 @@ def test_carry_forward_copies_a_citation_both_coders_gave_only_once(session, cod
     session.add_all([DecisionCitation(decision_id=decision.id, citation_id=twin.id), DecisionCitation(decision_id=decision.id, citation_id=other.id)])
     _c, _d, _cr, a, _b = make_pair(session, codebook, round_name="2026")
     session.commit()
-    coding.carry_forward(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
+    carry_forward.carry_forward(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id)
     session.commit()
     carried = {x.indicator_id: x for x in _load(session, a).answers}[first].citations
     assert sorted(c.pinpoint for c in carried) == sorted([original.pinpoint, "Art. 99"])
@@ -288,9 +289,9 @@ def test_carry_forward_needs_an_earlier_final_round(session, codebook):
     _c, _d, _cr, a, _b = make_pair(session, codebook, round_name="2026")
     session.commit()
     record = _load(session, a)
-    assert coding.find_previous_final(session=session, assignment=record) is None
+    assert carry_forward.find_previous_final(session=session, assignment=record) is None
     with pytest.raises(NotFound):
-        coding.carry_forward(session=session, codebook=codebook, assignment=record, user_id=a.coder_id)
+        carry_forward.carry_forward(session=session, codebook=codebook, assignment=record, user_id=a.coder_id)
 
 
 def test_measure_progress_counts_answers_and_missing_citations(session, codebook):
@@ -299,7 +300,7 @@ def test_measure_progress_counts_answers_and_missing_citations(session, codebook
     coding.save_answers(session=session, codebook=codebook, assignment=_load(session, a), user_id=a.coder_id, payload={},
                         inputs=[AnswerInput(first, 0, "provided"), AnswerInput(second, 0, "not_applicable", notes="No such body.")])
     session.commit()
-    progress = coding.measure_progress(codebook=codebook, assignment=_load(session, a))
+    progress = submission.measure_progress(codebook=codebook, assignment=_load(session, a))
     assert (progress.answered, progress.total, progress.missing_citation) == (2, len(codebook.indicators), 1)
     category = codebook.indicators[0].category
     assert progress.by_category[category][0] == 2

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from rightsdb.review.assignments import progress_board
+from rightsdb.review.progress import progress_board
 from rightsdb.ops.countries import is_user_assigned
 from rightsdb.ops.demo import DEMO_RELEASE_VERSION, load_demo
 from rightsdb.models import Answer, AuditEvent, Country, Decision, Release, ReleaseAnswer, SQLModel

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from rightsdb.public import charts, catalog as release_catalog
 from rightsdb.models import Country
-from rightsdb.gc_policy import collector_paused
+from rightsdb.process import collector_paused
 from rightsdb.public.catalog import Memo
 from rightsdb.publishing.publish import publish_release
 from tests.factories import make_country

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import select
 
-from rightsdb import gc_policy
+from rightsdb import process
 from rightsdb.errors import Conflict
 from rightsdb.publishing import collect, snapshot
 from rightsdb.publishing import publish as publication
@@ -174,7 +174,7 @@ def test_release_build_pauses_the_cyclic_collector_and_restores_it():
 
     seen = []
 
-    @gc_policy.with_collector_paused
+    @process.with_collector_paused
     def build():
         seen.append(gc.isenabled())
         raise RuntimeError("failed build")
@@ -187,7 +187,7 @@ def test_release_build_pauses_the_cyclic_collector_and_restores_it():
     assert seen == [False] and gc.isenabled()
     gc.disable()
     try:
-        gc_policy.with_collector_paused(lambda: None)()
+        process.with_collector_paused(lambda: None)()
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rightsdb.codebook.rules import ANSWER_CODES
-from rightsdb.review.reliability import Agreement, Thresholds, Unit, agreement, coder_pair_label, nominal_alpha, rate, reliability_table
+from rightsdb.review.agreement import Agreement, agreement, nominal_alpha
+from rightsdb.review.reliability import Thresholds, Unit, coder_pair_label, rate, reliability_table
 
 P, C, NP, NA = "provided", "conditional", "not_provided", "not_applicable"
 

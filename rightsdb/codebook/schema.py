@@ -147,6 +147,11 @@ class Codebook(_Strict):
     def schemes_by_id(self) -> dict[str, Scheme]:
         return {s.id: s for s in self.scoring.schemes}
 
+    def label(self, indicator_id: str) -> str:
+        """Name an indicator the way messages do: id and short label."""
+        indicator = self.indicators_by_id.get(indicator_id)
+        return f"{indicator_id} ({indicator.short_label})" if indicator else indicator_id
+
     @property
     def grouped_answer(self) -> str:
         """The answer code that names migrant groups (for templates and scripts, which name no code)."""

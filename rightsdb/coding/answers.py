@@ -1,6 +1,5 @@
-"""A coder's work on one assignment: answers, saving, submission rules, carry-forward and progress.
+"""A coder's work on one assignment: loading it, and saving answers with their citations.
 
-Saving never requires completeness; the submission rules are checked only when the coder submits.
 Each answer row carries a version number: a save that was prepared on an outdated version and that
 would change the content is refused as a whole (nothing is written) and the typed text is kept in a
 ConflictCopy, so two browser tabs or two requests can never silently overwrite each other.
@@ -14,12 +13,27 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, select
 
 from rightsdb.accounts.audit import record_event
-from rightsdb.coding.citations import CitationInput, add_citation, citation_problems, list_sources, remove_citation
 from rightsdb.codebook import Codebook
-from rightsdb.codebook.rules import ANSWER_CODES, needs_citation, takes_groups
-from rightsdb.codebook import rules
-from rightsdb.errors import DomainError, Forbidden, InvalidInput, NotFound
-from rightsdb.models import Answer, Assignment, Citation, ConflictCopy, CountryRound, Decision, DecisionCitation, Round, utcnow
+from rightsdb.codebook.rules import ANSWER_CODES
+from rightsdb.coding.citations import (
+    CitationInput,
+    add_citation,
+    citation_problems,
+    list_sources,
+    remove_citation,
+)
+from rightsdb.coding.submission import submit_assignment
+from rightsdb.errors import Forbidden, InvalidInput, NotFound
+from rightsdb.models import (
+    Answer,
+    Assignment,
+    Citation,
+    ConflictCopy,
+    CountryRound,
+    Round,
+    utcnow,
+)
+
 
 @dataclass(frozen=True)
 class AnswerInput:
@@ -46,16 +60,6 @@ class SaveOutcome:
     submission_problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-@dataclass
-class Progress:
-    """How far an assignment is: answered / total, citations missing, and what blocks submission."""
-
-    total: int
-    answered: int
-    missing_citation: int
-    unconfirmed: int
-    problems: list[tuple[str, str]]
-    by_category: dict[str, tuple[int, int]]
 
 
 def load_assignment(*, session: Session, assignment_id: int, coder_id: int) -> Assignment:
@@ -96,55 +100,10 @@ def list_assignments(*, session: Session, coder_id: int) -> list[Assignment]:
     return list(session.exec(statement).unique())
 
 
-def label(codebook: Codebook, indicator_id: str) -> str:
-    """Name an indicator the way messages do: id and short label."""
-    indicator = codebook.indicators_by_id.get(indicator_id)
-    return f"{indicator_id} ({indicator.short_label})" if indicator else indicator_id
 
 
-def answer_problems(*, codebook: Codebook, indicator_id: str, answer: Answer | None) -> list[str]:
-    """Return what keeps one indicator's answer from being submitted.
-
-    The rules of the answer scale are `codebook.rules.answer_problems`; on top of them, a value
-    carried from an earlier round must be re-examined before it is submitted.
-    """
-    if answer is None or not answer.value:
-        return ["not answered"]
-    # Groups left ticked under another answer are not shown or released with it: not a problem here.
-    groups = answer.groups if takes_groups(answer.value) else ()
-    problems = [message for _what, message in rules.answer_problems(
-        value=answer.value, groups=groups, cited=bool(answer.citations), has_notes=bool(answer.notes.strip()))]
-    if answer.carried_forward:
-        problems.append("carried forward from an earlier round: confirm or change it")
-    return problems
 
 
-def submission_problems(*, codebook: Codebook, assignment: Assignment) -> list[tuple[str, str]]:
-    """Return (indicator id, message naming the indicator) for every rule the assignment breaks."""
-    answers = {a.indicator_id: a for a in assignment.answers}
-    problems = []
-    for indicator in codebook.indicators:
-        for message in answer_problems(codebook=codebook, indicator_id=indicator.id, answer=answers.get(indicator.id)):
-            problems.append((indicator.id, f"{label(codebook, indicator.id)}: {message}"))
-    return problems
-
-
-def measure_progress(*, codebook: Codebook, assignment: Assignment) -> Progress:
-    """Summarise an assignment's progress from its loaded answers (no queries)."""
-    answers = {a.indicator_id: a for a in assignment.answers}
-    by_category = {}
-    for category_id, indicators in codebook.indicators_by_category.items():
-        done = sum(1 for i in indicators if answers.get(i.id) is not None and answers[i.id].value)
-        by_category[category_id] = (done, len(indicators))
-    current = [answers[i] for i in codebook.indicator_ids if i in answers and answers[i].value]
-    return Progress(
-        total=len(codebook.indicators),
-        answered=len(current),
-        missing_citation=sum(1 for a in current if needs_citation(a.value) and not a.citations),
-        unconfirmed=sum(1 for a in current if a.carried_forward),
-        problems=submission_problems(codebook=codebook, assignment=assignment),
-        by_category=by_category,
-    )
 
 
 def _snapshot(answer: Answer | None) -> dict:
@@ -182,12 +141,25 @@ def keep_conflict_copy(*, session: Session, assignment: Assignment, user_id: int
     return copy
 
 
+def keep_lost_race(*, session: Session, assignment: Assignment, user_id: int, payload: dict, inputs: list[AnswerInput]) -> list[str]:
+    """Keep the typed text of a save that lost a race at write time; return the indicators it conflicted on.
+
+    Another request saved (or created the same answer) between this save's version check and its
+    write, and the caller rolled back. `assignment` is freshly loaded: the indicators whose version
+    moved under the save are the conflicts (all posted ones when none visibly moved).
+    """
+    keep_conflict_copy(session=session, assignment=assignment, user_id=user_id, payload=payload)
+    stored = {a.indicator_id: a.version for a in assignment.answers}
+    moved = [i.indicator_id for i in inputs if i.version != stored.get(i.indicator_id, 0)]
+    return moved or [i.indicator_id for i in inputs]
+
+
 def _check_inputs(*, codebook: Codebook, inputs: list[AnswerInput], source_ids: set[int]) -> None:
     """Refuse unknown indicators, answers or groups, and incomplete citation rows, before writing anything."""
     groups = set(codebook.group_labels)
     problems = []
     for posted in inputs:
-        name = label(codebook, posted.indicator_id)
+        name = codebook.label(posted.indicator_id)
         if posted.indicator_id not in codebook.indicators_by_id:
             problems.append((posted.indicator_id, f"{posted.indicator_id}: not an indicator of codebook {codebook.version}"))
             continue
@@ -284,107 +256,7 @@ def _apply(
         )
 
 
-def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assignment, user_id: int) -> None:
-    """Mark the assignment submitted if every rule holds; compare the two codings once both are in."""
-    if assignment.status == "submitted":
-        raise DomainError("This assignment is already submitted.")
-    statement = (
-        select(Answer)
-        .where(Answer.assignment_id == assignment.id)
-        .options(selectinload(Answer.citations))
-        .execution_options(populate_existing=True)
-    )
-    session.exec(statement).all()  # refresh answers and citations changed earlier in this transaction
-    session.expire(assignment, ["answers"])
-    problems = submission_problems(codebook=codebook, assignment=assignment)
-    if problems:
-        raise InvalidInput(f"Not submitted: {len(problems)} problem(s) remain.", problems)
-    assignment.status = "submitted"
-    assignment.submitted_at = utcnow()
-    session.add(assignment)
-    record_event(
-        session=session, user_id=user_id, action="assignment.submitted", entity="assignment", entity_id=assignment.id,
-        old={"status": "in_progress"}, new={"status": "submitted"}, country_round_id=assignment.country_round_id,
-    )
-    session.flush()
-    statuses = session.exec(select(Assignment.status).where(Assignment.country_round_id == assignment.country_round_id)).all()
-    if len(statuses) == 2 and all(s == "submitted" for s in statuses):
-        from rightsdb.review.reconciliation import compare_country_round  # written alongside; imported late to keep modules apart
-
-        compare_country_round(session=session, codebook=codebook, country_round=assignment.country_round)
 
 
-def find_previous_final(*, session: Session, assignment: Assignment) -> CountryRound | None:
-    """Return the latest finalized country-round of the same country before this round, if any."""
-    country_round = assignment.country_round
-    statement = (
-        select(CountryRound)
-        .join(Round, CountryRound.round_id == Round.id)
-        .where(
-            CountryRound.country_iso3 == country_round.country_iso3,
-            CountryRound.finalized_at.is_not(None),  # type: ignore[union-attr]
-            Round.reference_date < country_round.round.reference_date,
-        )
-        .options(joinedload(CountryRound.round))
-        .order_by(Round.reference_date.desc())
-        .limit(1)
-    )
-    return session.exec(statement).first()
 
 
-def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignment, user_id: int) -> int:
-    """Copy the previous round's final values and standing citations into unanswered indicators.
-
-    Each copied answer is flagged `carried_forward` and must be confirmed or changed before
-    submission: law changes between rounds, so a value is never re-used without a coder's look.
-    Returns how many answers were filled.
-    """
-    if assignment.status == "submitted":
-        raise Forbidden("This assignment has been submitted and is read-only.")
-    previous = find_previous_final(session=session, assignment=assignment)
-    if previous is None:
-        raise NotFound("There is no earlier final coding of this country to start from.")
-    decisions = session.exec(select(Decision).where(Decision.country_round_id == previous.id)).all()
-    standing = session.exec(
-        select(DecisionCitation.decision_id, Citation)
-        .join(Citation, DecisionCitation.citation_id == Citation.id)
-        .where(DecisionCitation.decision_id.in_([d.id for d in decisions]))  # type: ignore[attr-defined]
-        .order_by(Citation.position, Citation.id)
-    ).all()
-    # An agreed value keeps both coders' citations; when they cite the same provision with the same
-    # text, the coder of the new round should see it once, not twice.
-    citations_by_decision: dict[int, list[Citation]] = {}
-    seen: set[tuple] = set()
-    for decision_id, citation in standing:
-        key = (decision_id, citation.source_id, citation.pinpoint, citation.url, citation.excerpt, citation.translation)
-        if key not in seen:
-            seen.add(key)
-            citations_by_decision.setdefault(decision_id, []).append(citation)
-    stored = {a.indicator_id: a for a in assignment.answers}
-    filled = 0
-    for decision in sorted(decisions, key=lambda d: d.indicator_id):
-        answer = stored.get(decision.indicator_id)
-        if decision.indicator_id not in codebook.indicators_by_id or (answer is not None and answer.value):
-            continue
-        if answer is None:
-            answer = Answer(assignment_id=assignment.id, indicator_id=decision.indicator_id, codebook_version=codebook.version)
-        answer.value, answer.groups, answer.carried_forward = decision.value, list(decision.groups), True
-        answer.updated_at, answer.updated_by_id = utcnow(), user_id
-        session.add(answer)
-        session.flush()
-        copied = citations_by_decision.get(decision.id, [])
-        for position, citation in enumerate(copied):
-            session.add(Citation(
-                answer_id=answer.id, source_id=citation.source_id, pinpoint=citation.pinpoint, url=citation.url,
-                excerpt=citation.excerpt, translation=citation.translation, position=position,
-            ))
-        record_event(
-            session=session, user_id=user_id, action="answer.carried_forward", entity="answer", entity_id=answer.id,
-            old=None,
-            new={"indicator_id": decision.indicator_id, "value": decision.value, "groups": list(decision.groups),
-                 "from_country_round_id": previous.id, "decision_id": decision.id, "citations": len(copied)},
-            country_round_id=assignment.country_round_id,
-        )
-        filled += 1
-    session.flush()
-    return filled

@@ -153,7 +153,8 @@ def _echo_database_state(state: dict) -> None:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def backup(path: str, force: bool) -> None:
     """Back up the whole database to PATH (and a manifest to PATH.json)."""
-    from rightsdb.ops.backup import BackupError, backup_database, manifest_path
+    from rightsdb.ops.backup_manifest import BackupError, manifest_path
+    from rightsdb.ops.backup import backup_database
 
     url = Settings.from_env().DATABASE_URL
     try:
@@ -172,7 +173,8 @@ def restore(path: str, yes: bool) -> None:
     """Replace the whole database with the backup at PATH."""
     from sqlalchemy.engine import make_url
 
-    from rightsdb.ops.backup import BackupError, inspect_backup, restore_database
+    from rightsdb.ops.backup_manifest import BackupError
+    from rightsdb.ops.backup import inspect_backup, restore_database
 
     url = Settings.from_env().DATABASE_URL
     shown_url = make_url(url).render_as_string(hide_password=True)

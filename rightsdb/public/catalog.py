@@ -11,7 +11,7 @@ lives and dies with the catalog, so a new release (or a rebuilt catalog) never s
 At world scale a catalog holds hundreds of thousands of small dicts and lists. Python's cyclic garbage
 collector would walk all of them at every full collection (a pause of a few hundred milliseconds in a
 random request), so a large catalog is built with the collector paused and then moved to the
-collector's permanent generation (`gc.freeze`), where it is never scanned again; plain reference
+collector's permanent generation (`process.freeze_long_lived`), where it is never scanned again; plain reference
 counting still frees it when it leaves the cache.
 """
 
@@ -30,7 +30,7 @@ from sqlmodel import Session
 from rightsdb.publishing import scoring
 from rightsdb.codebook import Codebook
 from rightsdb.models import Release
-from rightsdb.gc_policy import collector_paused, freeze_long_lived
+from rightsdb.process import collector_paused, freeze_long_lived
 from rightsdb.publishing.collect import CITATION_FIELDS
 from rightsdb.publishing.snapshot import release_inputs
 

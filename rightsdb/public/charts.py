@@ -64,8 +64,8 @@ BAR_PITCH, PLOT_WIDTH, RIGHT, TOP, BOTTOM, LABEL_PAD, EDGE = 0.28, 4.6, 0.15, 0.
 def bar_chart(labels: list[str], values: list[float | None], *, title: str, xlabel: str = "Score (%)", note: str = "") -> bytes:
     """Draw horizontal bars of scores between 0 and 1 (shown as percentages); missing values show as 'n/a'.
 
-    Fast enough for a bar per country (200 bars: about 0.4 s of CPU, against 3-4 s when this drew
-    with tick labels and a cropping pass). The margins come from the measured widths of the labels,
+    Fast enough for a bar per country (bench/README.md has the figures; drawing tick labels and a
+    cropping pass cost several times as much). The margins come from the measured widths of the labels,
     title and note instead of `bbox_inches="tight"` (which draws the whole figure twice); the labels
     are plain texts rather than axis ticks (a tick is five artists, laid out again for the title's
     position); the bars are one collection rather than a patch each. Text stays text in the SVG.

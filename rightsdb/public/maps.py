@@ -11,15 +11,14 @@ the few real territories the base map lacks (e.g. Kosovo) are reported as "not o
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 
 from pygal.style import Style
 from pygal_maps_world.maps import WORLD_MAP, World
 
-# pygal appends an import hook (for the `pygal.maps.world` alias) that makes every later failed import in
-# the process raise ImportWarning; the map is imported directly above, so the hook is not needed.
-sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
+from rightsdb import process
+
+process.drop_pygal_import_hook()  # imported above: the hook is pygal's, added on that import
 
 #: Score bands drawn on the map (lower bound inclusive, upper exclusive except the last), low to high.
 BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0))

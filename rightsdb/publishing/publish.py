@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook
 from rightsdb.errors import Conflict, InvalidInput, NotFound
-from rightsdb.gc_policy import with_collector_paused
+from rightsdb.process import with_collector_paused
 from rightsdb.models import Release
 from rightsdb.publishing import scoring
 from rightsdb.publishing.changelog import describe_changes
@@ -61,6 +61,31 @@ def default_release(releases: list[Release]) -> Release | None:
     """Pick the latest real release, or the latest synthetic one when no real release exists."""
     real = [r for r in releases if not r.synthetic]
     return (real or releases or [None])[0]
+
+
+class NoRelease(NotFound):
+    """No release is published yet (of any kind)."""
+
+
+#: What a researcher is told before the first release.
+NO_RELEASE = "No release is published yet; researchers will see data here once a supervisor publishes one."
+
+
+def choose_release(releases: list[Release], version: str | None) -> Release:
+    """Return the release a reader asked for by `version`, or the default one when none is named.
+
+    Raises NotFound for an unknown version and NoRelease when nothing is published: the public pages
+    answer 404, the API 400, each with this message.
+    """
+    if version:
+        chosen = next((r for r in releases if r.version == version), None)
+        if chosen is None:
+            raise NotFound(f"Unknown release {version!r}: no release of that version is published.")
+        return chosen
+    release = default_release(releases)
+    if release is None:
+        raise NoRelease(NO_RELEASE)
+    return release
 
 
 def get_release(*, session: Session, version: str) -> Release:

@@ -51,7 +51,7 @@ def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:
     answers, links = ReleaseAnswer.__table__, DecisionCitation.__table__  # type: ignore[attr-defined]
     cited, sources = Citation.__table__, LegalSource.__table__  # type: ignore[attr-defined]
     # Numbered on narrow rows first, then joined to the text: sorting the wide rows (excerpts and all)
-    # for the window spilled to disk on PostgreSQL and took 4.4 s at world scale.
+    # for the window spilled to disk on PostgreSQL at world scale.
     numbered = (
         select(answers.c.id.label("answer_id"), cited.c.id.label("citation_id"),
                sa.func.row_number().over(partition_by=answers.c.id, order_by=(cited.c.position, cited.c.id)).label("position"))
@@ -75,7 +75,7 @@ def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:
 def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
     """Return the snapshot rows of a release as collect_final does (their "citations" as tuples), in id order (two queries)."""
     # The groups as JSON text, parsed once per distinct text (nearly all are "[]"), and Core rows on the
-    # session's connection: the ORM's row processing cost ~0.3 s at world scale.
+    # session's connection: the ORM's row processing was a large share of reading a world-scale snapshot.
     connection = session.connection()
     columns = [sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in SNAPSHOT_COLUMNS]
     result = connection.execute(

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from rightsdb.codebook import Codebook
 from rightsdb.errors import NotFound
-from rightsdb.gc_policy import with_collector_paused
+from rightsdb.process import with_collector_paused
 from rightsdb.models import Release, ReleaseAnswer, ReleaseCitation
 from rightsdb.publishing.formats import NOT_REPRODUCIBLE
 from rightsdb.publishing.files import read_sums, sha256_file, write_release_files

@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
-from rightsdb.web.session import get_session
 from rightsdb.models import User
+from rightsdb.web.session import get_session
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

@@ -9,10 +9,10 @@ from wtforms import EmailField, PasswordField, SelectChoice, SelectField, String
 from wtforms.validators import DataRequired, Length
 
 from rightsdb.accounts import users as accounts
+from rightsdb.errors import DomainError, InvalidInput
+from rightsdb.models import ROLES
 from rightsdb.web.access import gate
 from rightsdb.web.session import get_session
-from rightsdb.errors import DomainError, InvalidInput, NotFound
-from rightsdb.models import ROLES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 gate(bp, "admin")
@@ -31,12 +31,6 @@ def _page(form: UserForm, status: int = 200):
     """Render the team page with the add-user form."""
     users = accounts.list_users(session=get_session())
     return render_template("admin/users.html", form=form, users=users, roles=ROLE_CHOICES, min_length=accounts.MIN_PASSWORD_LENGTH), status
-
-
-@bp.errorhandler(NotFound)
-def _not_found(exc):
-    """Answer a missing user with the 404 page."""
-    return render_template("error.html", code=404, message=str(exc)), 404
 
 
 @bp.route("/users")

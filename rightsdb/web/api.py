@@ -25,11 +25,16 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from rightsdb.errors import NotFound
+from rightsdb.public.catalog import Catalog
+from rightsdb.publishing.publish import (
+    NoRelease,
+    choose_release,
+    list_releases,
+)
 from rightsdb.web.access import gate
+from rightsdb.web.loaders import get_codebook, release_catalog
 from rightsdb.web.session import get_session
-from rightsdb.public.catalog import Catalog, cached_catalog
-from rightsdb.publishing.publish import default_release, list_releases
-from rightsdb.web.loaders import get_codebook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 gate(bp, public=True)
@@ -95,20 +100,16 @@ def _check_params(endpoint: str) -> None:
 def _catalog(endpoint: str) -> Catalog:
     """Check the parameters and return the chosen release's cached data (400 if the release is unknown)."""
     _check_params(endpoint)
-    releases = list_releases(session=get_session())
     versions = _values("release")
     if len(versions) > 1:
         raise BadRequest("Give one release at a time.")
-    if versions:
-        release = next((r for r in releases if r.version == versions[0]), None)
-        if release is None:
-            raise BadRequest(f"Unknown release {versions[0]!r}; see {url_for('api.releases')}.")
-    else:
-        release = default_release(releases)
-        if release is None:
-            raise BadRequest("No release is published yet.")
-    cache = current_app.extensions.setdefault("rightsdb.release_cache", {})
-    return cached_catalog(session=get_session(), codebook=get_codebook(), release=release, cache=cache)
+    try:
+        release = choose_release(list_releases(session=get_session()), versions[0] if versions else None)
+    except NoRelease as exc:
+        raise BadRequest(str(exc)) from None
+    except NotFound as exc:
+        raise BadRequest(f"{exc} See {url_for('api.releases')}.") from None
+    return release_catalog(release)
 
 
 def _checked(name: str, allowed) -> set[str]:

@@ -5,16 +5,25 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from rightsdb.accounts import users as accounts
+from rightsdb.errors import InvalidInput
 from rightsdb.web.access import gate, home_for
 from rightsdb.web.session import get_session
-from rightsdb.errors import InvalidInput
 
 bp = Blueprint("auth", __name__)
 gate(bp, public=True)

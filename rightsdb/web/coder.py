@@ -11,13 +11,21 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from coding_forms import build_coding_form, coding_view, read_answer_inputs, read_source, show_stored, source_form_class
-
-from rightsdb.coding import citations, answers as coding
-from rightsdb.web.access import gate
-from rightsdb.web.session import get_session
+from coding_forms import (
+    build_coding_form,
+    coding_view,
+    read_answer_inputs,
+    read_source,
+    show_stored,
+    source_form_class,
+)
+from rightsdb.coding import answers, citations, submission
+from rightsdb.coding.carry_forward import carry_forward as fill_from_previous_round
+from rightsdb.coding.carry_forward import find_previous_final
 from rightsdb.errors import DomainError, Forbidden, InvalidInput, NotFound
+from rightsdb.web.access import gate
 from rightsdb.web.loaders import get_codebook
+from rightsdb.web.session import get_session
 
 bp = Blueprint("coder", __name__, url_prefix="/coder")
 gate(bp, "coder")
@@ -28,7 +36,7 @@ READ_ONLY = "This assignment has been submitted and is read-only; a supervisor c
 def _own_assignment(assignment_id: int):
     """Load the signed-in coder's own assignment, or answer 404."""
     try:
-        return coding.load_assignment(session=get_session(), assignment_id=assignment_id, coder_id=current_user.id)
+        return answers.load_assignment(session=get_session(), assignment_id=assignment_id, coder_id=current_user.id)
     except NotFound:
         abort(404)
 
@@ -37,8 +45,8 @@ def _own_assignment(assignment_id: int):
 def dashboard():
     """List the signed-in coder's assignments with their progress."""
     codebook = get_codebook()
-    assignments = coding.list_assignments(session=get_session(), coder_id=current_user.id)
-    rows = [(a, coding.measure_progress(codebook=codebook, assignment=a)) for a in assignments]
+    assignments = answers.list_assignments(session=get_session(), coder_id=current_user.id)
+    rows = [(a, submission.measure_progress(codebook=codebook, assignment=a)) for a in assignments]
     return render_template("coder/dashboard.html", rows=rows, any_synthetic=any(a.country_round.country.synthetic for a in assignments))
 
 
@@ -51,7 +59,7 @@ def _render_page(assignment, form, *, status: int = 200, conflicts=None, unsaved
         abort(404)
     categories = [codebook.categories_by_id[category]] if category else codebook.categories
     editable = assignment.status != "submitted"
-    previous = coding.find_previous_final(session=session, assignment=assignment) if editable else None
+    previous = find_previous_final(session=session, assignment=assignment) if editable else None
     problems_by_indicator: dict[str, list[str]] = {}
     for indicator_id, message in problems or []:
         problems_by_indicator.setdefault(indicator_id, []).append(message)
@@ -61,7 +69,7 @@ def _render_page(assignment, form, *, status: int = 200, conflicts=None, unsaved
         country_round=assignment.country_round,
         form=form,
         answers={a.indicator_id: a for a in assignment.answers},
-        progress=coding.measure_progress(codebook=codebook, assignment=assignment),
+        progress=submission.measure_progress(codebook=codebook, assignment=assignment),
         categories=categories,
         category=category,
         editable=editable,
@@ -115,7 +123,7 @@ def save(assignment_id: int):
         return _render_page(record, form, status=422)
     inputs = read_answer_inputs(form, indicator_ids)
     try:
-        outcome = coding.save_answers(
+        outcome = answers.save_answers(
             session=session, codebook=codebook, assignment=record, user_id=current_user.id, inputs=inputs,
             payload=_payload(), submit="submit_assignment" in request.form,
         )
@@ -133,9 +141,9 @@ def save(assignment_id: int):
         # typed text, write nothing else.
         session.rollback()
         record = _own_assignment(assignment_id)
-        coding.keep_conflict_copy(session=session, assignment=record, user_id=current_user.id, payload=_payload())
+        conflicts = answers.keep_lost_race(session=session, assignment=record, user_id=current_user.id, payload=_payload(), inputs=inputs)
         session.commit()
-        return _conflict_page(record, form, inputs, None)
+        return _conflict_page(record, form, inputs, conflicts)
     if outcome.conflicts:
         return _conflict_page(record, form, inputs, outcome.conflicts)
     if outcome.submitted:
@@ -156,12 +164,9 @@ def _conflict_page(record, form, inputs, conflict_ids):
     record = _own_assignment(record.id)
     stored = {a.indicator_id: a for a in record.answers}
     posted = {i.indicator_id: i for i in inputs}
-    if conflict_ids is None:  # a concurrent write: the indicators whose version moved under us
-        conflict_ids = [i.indicator_id for i in inputs if i.version != (stored[i.indicator_id].version if i.indicator_id in stored else 0)]
-        conflict_ids = conflict_ids or [i.indicator_id for i in inputs]
     for indicator_id in conflict_ids:
         show_stored(form, indicator_id, stored.get(indicator_id))
-    names = ", ".join(coding.label(codebook, i) for i in conflict_ids)
+    names = ", ".join(codebook.label(i) for i in conflict_ids)
     flash(
         f"Not saved: {names} changed since you opened this page (another tab or session saved first). "
         "Nothing was written. The saved values are shown, with your unsaved text beside each; merge and save again.",
@@ -180,7 +185,7 @@ def submit(assignment_id: int):
         flash(READ_ONLY, "error")
         return redirect(url_for(".assignment", assignment_id=record.id), 303)
     try:
-        coding.submit_assignment(session=session, codebook=get_codebook(), assignment=record, user_id=current_user.id)
+        submission.submit_assignment(session=session, codebook=get_codebook(), assignment=record, user_id=current_user.id)
         session.commit()
     except InvalidInput as exc:
         session.rollback()
@@ -196,7 +201,7 @@ def carry_forward(assignment_id: int):
     session = get_session()
     record = _own_assignment(assignment_id)
     try:
-        filled = coding.carry_forward(session=session, codebook=get_codebook(), assignment=record, user_id=current_user.id)
+        filled = fill_from_previous_round(session=session, codebook=get_codebook(), assignment=record, user_id=current_user.id)
         session.commit()
     except DomainError as exc:
         session.rollback()

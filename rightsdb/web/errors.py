@@ -58,7 +58,7 @@ def _server_error(_error):
 
 
 def init_app(app: Flask) -> None:
-    """Install the application-wide error handlers (blueprints may still answer their own 400s and 404s)."""
+    """Install the application-wide error handlers (a blueprint may still answer its own 400 and 404 errors)."""
     for code in (400, 403, 404, 405, 409, 413, 429):
         app.register_error_handler(code, _http_error)
     app.register_error_handler(DomainError, _domain_error)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from flask import abort, current_app
+from sqlmodel import Session
 from werkzeug.routing import IntegerConverter
 
 from rightsdb.codebook import Codebook
-from rightsdb.models import MAX_ROW_ID
+from rightsdb.models import MAX_ROW_ID, Release
+from rightsdb.public.catalog import Catalog, cached_catalog
+from rightsdb.web.session import get_session
 
 
 class RowIdConverter(IntegerConverter):
@@ -26,3 +29,9 @@ def or_404(value):
     if value is None:
         abort(404)
     return value
+
+
+def release_catalog(release: Release, session: Session | None = None) -> Catalog:
+    """Return the derived public data of a release, from the application's cache (built on first use)."""
+    cache = current_app.extensions.setdefault("rightsdb.release_cache", {})
+    return cached_catalog(session=session or get_session(), codebook=get_codebook(), release=release, cache=cache)

@@ -14,44 +14,47 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from markupsafe import Markup
 
 from rightsdb.public import charts, maps
+from rightsdb.public.catalog import Catalog, sort_keys
 from rightsdb.publishing import tables
 from rightsdb.publishing.formats.csv import csv_bytes
 from rightsdb.publishing.formats.xlsx import xlsx_bytes
-from rightsdb.web.access import gate
-from rightsdb.web.session import get_session
-from rightsdb.public.catalog import Catalog, cached_catalog, sort_keys
-from rightsdb.publishing.publish import default_release, list_releases, release_files
+from rightsdb.publishing.publish import (
+    NoRelease,
+    choose_release,
+    list_releases,
+    release_files,
+)
 from rightsdb.publishing.scoring import shade
-from rightsdb.web.loaders import get_codebook
+from rightsdb.web.access import gate
+from rightsdb.web.loaders import get_codebook, release_catalog
+from rightsdb.web.session import get_session
 
 bp = Blueprint("public", __name__)
 gate(bp, public=True)
 
 REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
-MAP_CACHE_SIZE = 32
-NO_RELEASE = "No release is published yet; researchers will see data here once a supervisor publishes one."
+def _chosen() -> tuple[list, Catalog]:
+    """Return (every release, the chosen release's catalog) from `?release=VERSION` or the default.
 
-
-def _releases():
-    """Return (all releases, the chosen one) from `?release=VERSION` or the default; 404 if unknown."""
+    The one load-or-404 of the public pages: an unknown version, or no release at all (NoRelease), is
+    a domain NotFound, which the application answers with a 404 page giving the reason.
+    """
     releases = list_releases(session=get_session())
-    version = request.args.get("release", "").strip()
-    if version:
-        chosen = next((r for r in releases if r.version == version), None)
-        if chosen is None:
-            abort(404)
-        return releases, chosen
-    return releases, default_release(releases)
-
-
-def _catalog(release) -> Catalog:
-    """Return the cached derived data of a release."""
-    cache = current_app.extensions.setdefault("rightsdb.release_cache", {})
-    return cached_catalog(session=get_session(), codebook=get_codebook(), release=release, cache=cache)
+    release = choose_release(releases, request.args.get("release", "").strip())
+    return releases, release_catalog(release)
 
 
 def _checked_round(catalog: Catalog, round_: str) -> str:
@@ -138,11 +141,11 @@ def shade_filter(score):
 @bp.route("/")
 def index():
     """Show countries by category scores (with both aggregates) of the chosen release."""
-    releases, release = _releases()
-    if release is None:
+    try:
+        releases, catalog = _chosen()
+    except NoRelease:  # nothing is published yet: the page says so
         return render_template("public/index.html", release=None, releases=[])
     codebook = get_codebook()
-    catalog = _catalog(release)
     sort = request.args.get("sort", "country")
     if sort not in sort_keys(codebook):
         abort(400, f"Cannot sort by {sort!r}.")
@@ -168,23 +171,18 @@ def svg_response(svg: bytes) -> Response:
 @bp.route("/chart/world.svg")
 def world_chart():
     """Draw the headline aggregate of one round on a world map (same filters as `/`; latest round by default)."""
-    _releases_list, release = _releases()
-    if release is None:
-        abort(404, NO_RELEASE)
-    catalog = _catalog(release)
+    _releases, catalog = _chosen()
     rows, round_, region = _filtered_scores(catalog)
     map_round = maps.map_round(rows, round_)
-    # The map is large (~800 kB) and a release immutable: draw it once per release and filter.
-    cache = current_app.extensions.setdefault("rightsdb.map_cache", {})
-    key = (catalog.release.id, catalog.release.version, map_round, region)
-    if key not in cache:
-        if len(cache) >= MAP_CACHE_SIZE:
-            cache.pop(next(iter(cache)))
+
+    def draw() -> bytes:
         aggregation = catalog.release.aggregation
         entries = maps.map_entries(rows, countries=catalog.countries, aggregation=aggregation, round_name=map_round)
         title = f"Aggregate score ({aggregation}), round {map_round or '-'}" + (f", {region}" if region else "")
-        cache[key] = maps.world_map(entries, title=title)
-    return svg_response(cache[key])
+        return maps.world_map(entries, title=title)
+
+    # The map is large and a release immutable: drawn once per release, round and region.
+    return svg_response(catalog.memo.get(("world-svg", map_round, region), draw))
 
 
 @bp.route("/chart/aggregates.svg")
@@ -195,10 +193,7 @@ def aggregates_chart():
     another (a bar per country-round of every round would be unreadable). Drawn once per release,
     round and region, then kept in the catalog's memo.
     """
-    _releases_list, release = _releases()
-    if release is None:
-        abort(404, NO_RELEASE)
-    catalog = _catalog(release)
+    _releases, catalog = _chosen()
     aggregation = catalog.release.aggregation
     rows, round_, region = _filtered_scores(catalog, catalog.sorted_scores("-" + aggregation))
     shown = maps.map_round(rows, round_)
@@ -222,10 +217,7 @@ def _chart_note(release, *details: str) -> str:
 @bp.route("/chart/countries/<iso3>.svg")
 def country_chart(iso3: str):
     """Draw a country's category scores in one round as an SVG bar chart."""
-    _releases_list, release = _releases()
-    if release is None:
-        abort(404, NO_RELEASE)
-    catalog = _catalog(release)
+    _releases, catalog = _chosen()
     rows = [r for r in catalog.scores if r.iso3 == iso3.upper()]
     round_ = request.args.get("round", "")
     if round_:
@@ -247,10 +239,7 @@ def country_chart(iso3: str):
 @bp.route("/countries/<iso3>")
 def country(iso3: str):
     """Show a country's scores by category and every indicator's answer with its citations."""
-    releases, release = _releases()
-    if release is None:
-        abort(404, NO_RELEASE)
-    catalog = _catalog(release)
+    releases, catalog = _chosen()
     iso3 = iso3.upper()
     if iso3 not in catalog.by_country:
         abort(404, f"There is no country {iso3} in release {catalog.release.version}: it may not be coded yet, or be in another release.")
@@ -295,10 +284,7 @@ def indicator(indicator_id: str):
     item = codebook.indicators_by_id.get(indicator_id)
     if item is None:
         abort(404, f"There is no indicator {indicator_id} in codebook {codebook.version}.")
-    releases, release = _releases()
-    if release is None:
-        abort(404, NO_RELEASE)
-    catalog = _catalog(release)
+    releases, catalog = _chosen()
     records = catalog.by_indicator.get(indicator_id, [])
     latest = catalog.memo.get(("latest-round", indicator_id), lambda: catalog.latest_round(records), lambda _v: 64)
     chosen = request.args.get("round")
@@ -331,10 +317,7 @@ def _table_choice(catalog: Catalog):
 
 def _table_request():
     """Return (releases, catalog, choice, cache key of the choice) of a custom-table request."""
-    releases, release = _releases()
-    if release is None:
-        abort(404, NO_RELEASE)
-    catalog = _catalog(release)
+    releases, catalog = _chosen()
     choice = _table_choice(catalog)
     # The table does not depend on the order or repetition of the picked values.
     return releases, catalog, choice, tuple(frozenset(values) for values in choice.values())

@@ -6,12 +6,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from rightsdb.review import assignments, reconciliation
-from rightsdb.web.session import get_session
 from rightsdb.errors import Conflict, DomainError, InvalidInput
-from rightsdb.models import Country, Round
-from rightsdb.models import parse_row_id
+from rightsdb.models import Country, Round, parse_row_id
+from rightsdb.review import assignments, reconciliation
 from rightsdb.web.loaders import get_codebook
+from rightsdb.web.session import get_session
 from rightsdb.web.supervisor import bp, fail
 
 

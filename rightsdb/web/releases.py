@@ -10,11 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from rightsdb.errors import DomainError
 from rightsdb.publishing import publish as publication
 from rightsdb.web.access import gate
-from rightsdb.web.session import get_session
-from rightsdb.errors import DomainError
 from rightsdb.web.loaders import get_codebook
+from rightsdb.web.session import get_session
 
 bp = Blueprint("releases", __name__, url_prefix="/releases-admin")
 gate(bp, "supervisor", "admin")

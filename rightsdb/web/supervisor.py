@@ -5,21 +5,38 @@ Reconciliation pages live in `reconcile`, on the same blueprint and behind the s
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rightsdb.review import assignments, reconciliation, reliability_report
-from rightsdb.public import charts
-from rightsdb.web.access import gate
-from rightsdb.web.session import get_session
 from rightsdb.errors import DomainError, InvalidInput, NotFound
-from rightsdb.review.reliability import Thresholds
 from rightsdb.models import parse_row_id
+from rightsdb.public import charts
+from rightsdb.review import assignments, progress, reconciliation, reliability_report
+from rightsdb.review.reliability import Thresholds
+from rightsdb.web.access import gate
 from rightsdb.web.loaders import get_codebook
+from rightsdb.web.session import get_session
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 gate(bp, "supervisor", "admin")
@@ -51,17 +68,11 @@ def fail(exc: DomainError, form: FlaskForm | None = None) -> None:
                 form._fields[name].errors = list(form._fields[name].errors) + [message]
 
 
-@bp.errorhandler(NotFound)
-def _not_found(exc):
-    """Answer a missing round, assignment or country-round with the 404 page."""
-    return render_template("error.html", code=404, message=str(exc)), 404
-
-
-def _board_round(summaries: list[assignments.RoundSummary]) -> assignments.RoundSummary | None:
+def _board_round(summaries: list[progress.RoundSummary]) -> progress.RoundSummary | None:
     """Return the round whose countries the board lists: `?round=ID`, else the default; 404 for an unknown id."""
     raw = request.args.get("round", "").strip()
     if not raw:
-        return assignments.default_summary(summaries)
+        return progress.default_summary(summaries)
     round_id = parse_row_id(raw)
     chosen = next((s for s in summaries if s.round.id == round_id), None)
     if chosen is None:
@@ -72,8 +83,8 @@ def _board_round(summaries: list[assignments.RoundSummary]) -> assignments.Round
 def _board_status() -> str:
     """Read `?status=` (empty: every status); 400 for a status that does not exist."""
     status = request.args.get("status", "").strip()
-    if status and status not in assignments.STATUS_LABELS:
-        abort(400, f"Unknown status {status[:100]!r}: choose one of {', '.join(assignments.STATUS_LABELS)}.")
+    if status and status not in progress.STATUS_LABELS:
+        abort(400, f"Unknown status {status[:100]!r}: choose one of {', '.join(progress.STATUS_LABELS)}.")
     return status
 
 
@@ -82,16 +93,16 @@ def board():
     """Show every round's figures, and the countries of one round (`?round=ID`, `?status=` to filter them)."""
     session = get_session()
     codebook = get_codebook()
-    summaries = assignments.round_summaries(session=session, codebook=codebook)
+    summaries = progress.round_summaries(session=session, codebook=codebook)
     selected = _board_round(summaries)
     status = _board_status()
     countries = []
     if selected is not None:
-        countries = assignments.progress_board(session=session, codebook=codebook, round_id=selected.round.id)[0].countries
+        countries = progress.progress_board(session=session, codebook=codebook, round_id=selected.round.id)[0].countries
     shown = [c for c in countries if c.status == status] if status else countries
     return render_template(
         "supervisor/board.html", summaries=summaries, selected=selected, status=status, countries=shown,
-        labels=assignments.STATUS_LABELS,
+        labels=progress.STATUS_LABELS,
     )
 
 
@@ -125,9 +136,9 @@ def _round_page(round_id: int, form: AssignForm, status: int = 200):
     coders = _coder_choices()
     form.coder_a.choices = [SelectChoice(id_, label) for id_, label in coders]
     form.coder_b.choices = [SelectChoice(id_, label) for id_, label in coders]
-    progress = assignments.progress_board(session=session, codebook=get_codebook(), round_id=round_id)
+    board = progress.progress_board(session=session, codebook=get_codebook(), round_id=round_id)
     return render_template(
-        "supervisor/round.html", round=round_, rp=progress[0], form=form, query=query, coders=coders,
+        "supervisor/round.html", round=round_, rp=board[0], form=form, query=query, coders=coders,
         any_synthetic=any(c.synthetic for c in countries),
     ), status
 

@@ -1,4 +1,4 @@
-"""The process-wide garbage-collector policy, in one place: what is frozen, and when the collector pauses.
+"""Everything that changes the whole process, in one place: the garbage-collector policy and pygal's import hook.
 
 Python's cyclic collector walks every container object at each full collection. Two kinds of objects
 make that walk expensive here, and neither forms reference cycles, so reference counting alone frees
@@ -10,14 +10,20 @@ them correctly:
 - the millions of short-lived rows of a release build or verification: the collector is paused for
   the duration (`collector_paused`).
 
-bench/README.md gives the figures behind each (request latency spikes, build CPU time). Nothing else
-in the package touches `gc`; a test keeps it that way.
+bench/README.md gives the figures behind each (request latency spikes, build CPU time).
+
+pygal appends an import hook to `sys.meta_path` (for its `pygal.maps.world` alias) that has no
+`find_spec`, so every later failed import in the process raises ImportWarning;
+`drop_pygal_import_hook` removes it (the map module imports the world map directly).
+
+Nothing else in the package touches `gc` or `sys.meta_path`; a test keeps it that way.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -62,3 +68,8 @@ def with_collector_paused(function):
             return function(*args, **kwargs)
 
     return paused
+
+
+def drop_pygal_import_hook() -> None:
+    """Remove the import hook that importing pygal appends to `sys.meta_path` (see the module notes)."""
+    sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
