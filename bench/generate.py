@@ -20,10 +20,10 @@ import secrets
 import string
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import sqlalchemy as sa
 
@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.codebook import Codebook, load_codebook  # noqa: E402
+from rightsdb.codebook.rules import ANSWER_CODES  # noqa: E402
 from rightsdb.models import Answer, Assignment, Citation, Country, CountryRound, Decision, DecisionCitation, LegalSource, Round, User  # noqa: E402
 
 CHUNK = 5000
@@ -67,15 +67,15 @@ SOURCE_KINDS = (
 
 def writer_now() -> datetime:
     """Return the current time in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def synthetic_codes() -> list[tuple[str, str]]:
     """Return every usable (iso3, iso2) pair: user-assigned alpha-3 codes in a fixed order."""
     letters = string.ascii_uppercase
     iso3s = [f"X{a}{b}" for a in letters for b in letters if f"X{a}{b}" != "XKX"]
-    iso3s += [f"Q{a}{b}" for a in letters[letters.index("M"):] for b in letters]
-    alpha2 = [f"X{a}" for a in letters if a != "K"] + [f"Q{a}" for a in letters[letters.index("M"):]] + ["AA", "ZZ"]
+    iso3s += [f"Q{a}{b}" for a in letters[letters.index("M") :] for b in letters]
+    alpha2 = [f"X{a}" for a in letters if a != "K"] + [f"Q{a}" for a in letters[letters.index("M") :]] + ["AA", "ZZ"]
     alnum = string.ascii_uppercase + string.digits
     alpha2 += [a + b for a in alnum for b in alnum if not (a.isalpha() and b.isalpha())]
     return list(zip(iso3s, alpha2))
@@ -114,7 +114,9 @@ class _Writer:
             top = connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
             self.next_ids[table.name] = (top or 0) + 1
         # Parents before children, so foreign keys hold at every flush.
-        self.order = [m.__table__ for m in (User, Country, Round, LegalSource, CountryRound, Assignment, Answer, Citation, Decision, DecisionCitation)]
+        self.order = [
+            m.__table__ for m in (User, Country, Round, LegalSource, CountryRound, Assignment, Answer, Citation, Decision, DecisionCitation)
+        ]
 
     def new_id(self, model) -> int:
         """Hand out the next id of a table (ids are explicit so children can point at parents at once)."""
@@ -171,7 +173,7 @@ class _Coder:
         self.rng = rng
         self.citations = citations
         self.groups = [g.code for g in codebook.migrant_groups]
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def _value(self) -> tuple[str, list[str]]:
         """Draw slot A's answer and, when conditional, its migrant groups."""
@@ -184,43 +186,83 @@ class _Coder:
         other = self.rng.choice([c for c in ANSWER_CODES if c != value])
         return other, (sorted(self.rng.sample(self.groups, 1)) if other == "conditional" else [])
 
-    def _answer(self, assignment_id: int, coder_id: int, indicator_id: str, value: str, groups: list[str], sources: list[tuple[int, str]]) -> tuple[int, list[int]]:
+    def _answer(
+        self, assignment_id: int, coder_id: int, indicator_id: str, value: str, groups: list[str], sources: list[tuple[int, str]]
+    ) -> tuple[int, list[int]]:
         """Write one answer with its citations; return the answer id and the citation ids."""
         answer_id = self.writer.new_id(Answer)
-        self.writer.add(Answer, {
-            "id": answer_id, "assignment_id": assignment_id, "indicator_id": indicator_id, "value": value,
-            "groups": groups, "notes": "Not applicable: no such procedure exists. " + SYNTHETIC if value == "not_applicable" else "",
-            "codebook_version": self.codebook.version, "carried_forward": False, "version": 1,
-            "updated_at": self.now, "updated_by_id": coder_id,
-        })
+        self.writer.add(
+            Answer,
+            {
+                "id": answer_id,
+                "assignment_id": assignment_id,
+                "indicator_id": indicator_id,
+                "value": value,
+                "groups": groups,
+                "notes": "Not applicable: no such procedure exists. " + SYNTHETIC if value == "not_applicable" else "",
+                "codebook_version": self.codebook.version,
+                "carried_forward": False,
+                "version": 1,
+                "updated_at": self.now,
+                "updated_by_id": coder_id,
+            },
+        )
         citation_ids = []
         if value != "not_applicable":
             for position in range(self.rng.randint(*self.citations)):
                 source_id, language = self.rng.choice(sources)
                 n = self.rng.randint(1, 120)
                 citation_id = self.writer.new_id(Citation)
-                self.writer.add(Citation, {
-                    "id": citation_id, "answer_id": answer_id, "source_id": source_id, "pinpoint": f"Art. {n}",
-                    "url": "", "excerpt": (EXCERPTS[language].format(n=n) + SYNTHETIC)[:220],
-                    "translation": "" if language == "en" else EXCERPTS["en"].format(n=n).strip(),
-                    "position": position, "created_at": self.now,
-                })
+                self.writer.add(
+                    Citation,
+                    {
+                        "id": citation_id,
+                        "answer_id": answer_id,
+                        "source_id": source_id,
+                        "pinpoint": f"Art. {n}",
+                        "url": "",
+                        "excerpt": (EXCERPTS[language].format(n=n) + SYNTHETIC)[:220],
+                        "translation": "" if language == "en" else EXCERPTS["en"].format(n=n).strip(),
+                        "position": position,
+                        "created_at": self.now,
+                    },
+                )
                 citation_ids.append(citation_id)
         return answer_id, citation_ids
 
-    def country_round(self, *, round_id: int, iso3: str, coders: tuple[int, int], sources: list[tuple[int, str]], state: str, supervisor_id: int) -> dict:
+    def country_round(
+        self, *, round_id: int, iso3: str, coders: tuple[int, int], sources: list[tuple[int, str]], state: str, supervisor_id: int
+    ) -> dict:
         """Write a country-round in `state`: "coding", "reconciliation" (compared, some left) or "final"."""
         cr_id = self.writer.new_id(CountryRound)
         compared = self.now if state in ("reconciliation", "final") else None
-        self.writer.add(CountryRound, {"id": cr_id, "round_id": round_id, "country_iso3": iso3, "compared_at": compared,
-                                       "finalized_at": self.now if state == "final" else None})
+        self.writer.add(
+            CountryRound,
+            {
+                "id": cr_id,
+                "round_id": round_id,
+                "country_iso3": iso3,
+                "compared_at": compared,
+                "finalized_at": self.now if state == "final" else None,
+            },
+        )
         submitted = state != "coding"
         slots = {}
         for slot, coder_id in zip("AB", coders):
             slots[slot] = self.writer.new_id(Assignment)
-            self.writer.add(Assignment, {"id": slots[slot], "country_round_id": cr_id, "slot": slot, "coder_id": coder_id,
-                                         "status": "submitted" if submitted else "in_progress",
-                                         "submitted_at": self.now if submitted else None, "message": "", "created_at": self.now})
+            self.writer.add(
+                Assignment,
+                {
+                    "id": slots[slot],
+                    "country_round_id": cr_id,
+                    "slot": slot,
+                    "coder_id": coder_id,
+                    "status": "submitted" if submitted else "in_progress",
+                    "submitted_at": self.now if submitted else None,
+                    "message": "",
+                    "created_at": self.now,
+                },
+            )
         disagreements = []
         for n, indicator_id in enumerate(self.codebook.indicator_ids):
             value, groups = self._value()
@@ -237,14 +279,30 @@ class _Coder:
                     continue
                 chosen = self.rng.choice("AB")
                 final_value, final_groups, cites = (value, groups, a_cites) if chosen == "A" else (b_value, b_groups, b_cites)
-                row = {"value": final_value, "groups": final_groups, "outcome": "reconciled", "chosen": chosen,
-                       "reason": f"Coder {chosen} cited the provision in force on the reference date. {SYNTHETIC}", "decided_by_id": supervisor_id}
+                row = {
+                    "value": final_value,
+                    "groups": final_groups,
+                    "outcome": "reconciled",
+                    "chosen": chosen,
+                    "reason": f"Coder {chosen} cited the provision in force on the reference date. {SYNTHETIC}",
+                    "decided_by_id": supervisor_id,
+                }
             else:
                 cites = a_cites + b_cites
                 row = {"value": value, "groups": groups, "outcome": "agreed", "chosen": None, "reason": "", "decided_by_id": None}
             decision_id = self.writer.new_id(Decision)
-            self.writer.add(Decision, {"id": decision_id, "country_round_id": cr_id, "indicator_id": indicator_id, **row,
-                                       "decided_at": self.now, "corrected": False, "version": 1})
+            self.writer.add(
+                Decision,
+                {
+                    "id": decision_id,
+                    "country_round_id": cr_id,
+                    "indicator_id": indicator_id,
+                    **row,
+                    "decided_at": self.now,
+                    "corrected": False,
+                    "version": 1,
+                },
+            )
             for citation_id in cites:
                 self.writer.add(DecisionCitation, {"decision_id": decision_id, "citation_id": citation_id})
         return {"country_round_id": cr_id, "assignments": slots, "coders": coders, "disagreements": disagreements}
@@ -266,9 +324,19 @@ def _users(writer: _Writer, connection: sa.Connection, coders: int) -> tuple[int
         for _ in range(n):
             ident = writer.new_id(User)
             ids[role].append(ident)
-            writer.add(User, {"id": ident, "email": f"{role}{ident}@bench.synthetic.example", "name": f"Synthetic {role.title()} {ident}",
-                              "role": role, "password_hash": password_hash, "active": True,
-                              "session_nonce": secrets.token_hex(16), "created_at": writer_now()})
+            writer.add(
+                User,
+                {
+                    "id": ident,
+                    "email": f"{role}{ident}@bench.synthetic.example",
+                    "name": f"Synthetic {role.title()} {ident}",
+                    "role": role,
+                    "password_hash": password_hash,
+                    "active": True,
+                    "session_nonce": secrets.token_hex(16),
+                    "created_at": writer_now(),
+                },
+            )
     return ids["admin"][0], ids["supervisor"], ids["coder"]
 
 
@@ -280,8 +348,18 @@ def _new_rounds(connection: sa.Connection, writer: _Writer, codebook: Codebook, 
     ids = []
     for year in sorted(years):
         ident = writer.new_id(Round)
-        writer.add(Round, {"id": ident, "name": f"{prefix}{year}", "reference_date": date(year, 1, 1), "codebook_version": codebook.version,
-                           "notes": f"Benchmark round {SYNTHETIC}", "created_at": writer_now(), "created_by_id": admin_id})
+        writer.add(
+            Round,
+            {
+                "id": ident,
+                "name": f"{prefix}{year}",
+                "reference_date": date(year, 1, 1),
+                "codebook_version": codebook.version,
+                "notes": f"Benchmark round {SYNTHETIC}",
+                "created_at": writer_now(),
+                "created_by_id": admin_id,
+            },
+        )
         ids.append(ident)
     return ids
 
@@ -295,8 +373,17 @@ def _new_countries(connection: sa.Connection, writer: _Writer, n: int) -> list[s
         raise ValueError(f"only {len(free)} synthetic codes are left; asked for {n} countries")
     chosen = free[:n]
     for k, (iso3, iso2) in enumerate(chosen):
-        writer.add(Country, {"iso3": iso3, "iso2": iso2, "numeric": None, "name": f"Synthetic Country {iso3}",
-                             "region": REGIONS[k % len(REGIONS)], "synthetic": True})
+        writer.add(
+            Country,
+            {
+                "iso3": iso3,
+                "iso2": iso2,
+                "numeric": None,
+                "name": f"Synthetic Country {iso3}",
+                "region": REGIONS[k % len(REGIONS)],
+                "synthetic": True,
+            },
+        )
     return [iso3 for iso3, _ in chosen]
 
 
@@ -305,9 +392,20 @@ def _sources(writer: _Writer, iso3: str, admin_id: int) -> list[tuple[int, str]]
     out = []
     for k, (kind, title, language) in enumerate(SOURCE_KINDS):
         ident = writer.new_id(LegalSource)
-        writer.add(LegalSource, {"id": ident, "country_iso3": iso3, "instrument_type": kind, "title": f"{title} of Synthetic Country {iso3} (synthetic)",
-                                 "url": f"https://law.synthetic.example/{iso3.lower()}/{k + 1}", "date_in_force": date(2000 + k, 1, 1),
-                                 "language": language, "created_at": writer_now(), "created_by_id": admin_id})
+        writer.add(
+            LegalSource,
+            {
+                "id": ident,
+                "country_iso3": iso3,
+                "instrument_type": kind,
+                "title": f"{title} of Synthetic Country {iso3} (synthetic)",
+                "url": f"https://law.synthetic.example/{iso3.lower()}/{k + 1}",
+                "date_in_force": date(2000 + k, 1, 1),
+                "language": language,
+                "created_at": writer_now(),
+                "created_by_id": admin_id,
+            },
+        )
         out.append((ident, language))
     return out
 
@@ -315,7 +413,12 @@ def _sources(writer: _Writer, iso3: str, admin_id: int) -> list[tuple[int, str]]
 def _sources_of(connection: sa.Connection, iso3: str) -> list[tuple[int, str]]:
     """Return the (id, language) pairs of a country's legal sources already in the database."""
     table = LegalSource.__table__
-    return [(i, lang) for i, lang in connection.execute(sa.select(table.c.id, table.c.language).where(table.c.country_iso3 == iso3).order_by(table.c.id)).all()]
+    return [
+        (i, lang)
+        for i, lang in connection.execute(
+            sa.select(table.c.id, table.c.language).where(table.c.country_iso3 == iso3).order_by(table.c.id)
+        ).all()
+    ]
 
 
 def populate(
@@ -348,7 +451,9 @@ def populate(
             sources = _sources(writer, iso3, admin_id)
             for round_id in round_ids:
                 pair = tuple(rng.sample(coder_ids, 2))
-                coder.country_round(round_id=round_id, iso3=iso3, coders=pair, sources=sources, state="final", supervisor_id=rng.choice(supervisor_ids))
+                coder.country_round(
+                    round_id=round_id, iso3=iso3, coders=pair, sources=sources, state="final", supervisor_id=rng.choice(supervisor_ids)
+                )
             if n % 20 == 0 or n == len(isos):
                 progress(f"  {n}/{len(isos)} countries coded ({time.perf_counter() - started:.1f} s)")
         writer.flush()
@@ -380,15 +485,27 @@ def open_round(
         table = Round.__table__
         latest = connection.execute(sa.select(sa.func.max(table.c.reference_date))).scalar() or date(2026, 1, 1)
         ident = writer.new_id(Round)
-        writer.add(Round, {"id": ident, "name": f"{name_prefix}{ident}", "reference_date": latest + timedelta(days=365), "codebook_version": codebook.version,
-                           "notes": f"Benchmark open round {SYNTHETIC}", "created_at": writer_now(), "created_by_id": admin_id})
+        writer.add(
+            Round,
+            {
+                "id": ident,
+                "name": f"{name_prefix}{ident}",
+                "reference_date": latest + timedelta(days=365),
+                "codebook_version": codebook.version,
+                "notes": f"Benchmark open round {SYNTHETIC}",
+                "created_at": writer_now(),
+                "created_by_id": admin_id,
+            },
+        )
         coder = _Coder(writer, codebook, rng, citations)
         made = {}
         for state, isos in (("coding", coding), ("reconciliation", reconciliation)):
             for iso3 in isos:
                 sources = _sources_of(connection, iso3) or _sources(writer, iso3, admin_id)
                 pair = tuple(rng.sample(coder_ids, 2))
-                made[iso3] = coder.country_round(round_id=ident, iso3=iso3, coders=pair, sources=sources, state=state, supervisor_id=supervisor_ids[0])
+                made[iso3] = coder.country_round(
+                    round_id=ident, iso3=iso3, coders=pair, sources=sources, state=state, supervisor_id=supervisor_ids[0]
+                )
         writer.flush()
         writer.fix_sequences()
     return made
@@ -404,8 +521,17 @@ def analyze(engine: sa.Engine) -> None:
         connection.exec_driver_sql("ANALYZE")
 
 
-def generate(database_url: str, *, countries: int, rounds: int, citations: tuple[int, int], seed: int, coders: int = 40,
-             codebook: Codebook | None = None, progress: Callable[[str], None] = print) -> World:
+def generate(
+    database_url: str,
+    *,
+    countries: int,
+    rounds: int,
+    citations: tuple[int, int],
+    seed: int,
+    coders: int = 40,
+    codebook: Codebook | None = None,
+    progress: Callable[[str], None] = print,
+) -> World:
     """Create the schema with Alembic on an empty database and fill it at the requested scale."""
     from rightsdb.config import Settings
     from rightsdb.db import make_engine
@@ -422,9 +548,13 @@ def generate(database_url: str, *, countries: int, rounds: int, citations: tuple
         started = time.perf_counter()
         upgrade(database_url)
         progress(f"schema ready (Alembic) in {time.perf_counter() - started:.1f} s")
-        world = populate(engine, codebook, countries=countries, rounds=rounds, citations=citations, coders=coders, seed=seed, progress=progress)
+        world = populate(
+            engine, codebook, countries=countries, rounds=rounds, citations=citations, coders=coders, seed=seed, progress=progress
+        )
         analyze(engine)
-        progress(f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(world.counts.rows.items())))
+        progress(
+            f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(world.counts.rows.items()))
+        )
         return world
     finally:
         engine.dispose()

@@ -117,20 +117,36 @@ def load_fixtures(url: str, *, coders: int, countries: int) -> list[dict]:
     people = []
     try:
         with Session(engine) as session:
-            round_ = Round(name=ROUND_NAME, reference_date=date(2026, 1, 1), codebook_version=codebook.version,
-                           notes="Synthetic demonstration data for the load test.")
+            round_ = Round(
+                name=ROUND_NAME,
+                reference_date=date(2026, 1, 1),
+                codebook_version=codebook.version,
+                notes="Synthetic demonstration data for the load test.",
+            )
             session.add(round_)
             users = [
-                User(email=coder_email(n), name=f"Load Coder {n}", role="coder", password_hash=password_hash,
-                     session_nonce=secrets.token_hex(16))
+                User(
+                    email=coder_email(n),
+                    name=f"Load Coder {n}",
+                    role="coder",
+                    password_hash=password_hash,
+                    session_nonce=secrets.token_hex(16),
+                )
                 for n in range(1, coders + 1)
             ]
             lands = fictional_countries(countries)
             session.add_all(users + lands)
             session.flush()
             for land in lands:
-                session.add(LegalSource(country_iso3=land.iso3, instrument_type=codebook.instrument_types[0].code,
-                                        title=f"Aliens Act of {land.name}", url="https://example.org/aliens-act", language="en"))
+                session.add(
+                    LegalSource(
+                        country_iso3=land.iso3,
+                        instrument_type=codebook.instrument_types[0].code,
+                        title=f"Aliens Act of {land.name}",
+                        url="https://example.org/aliens-act",
+                        language="en",
+                    )
+                )
             country_rounds = [CountryRound(round_id=round_.id, country_iso3=land.iso3) for land in lands]
             session.add_all(country_rounds)
             session.flush()
@@ -165,7 +181,7 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.log = tempfile.TemporaryFile(mode="w+b")
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         env = {
             **os.environ,
             "RIGHTSDB_DATABASE_URL": self.url,
@@ -174,8 +190,22 @@ class Server:
             "RIGHTSDB_EXPORTS_DIR": self.exports_dir,
         }
         command = [
-            sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-k", "gthread", "--threads", str(self.threads),
-            "-b", f"127.0.0.1:{self.port}", "--keep-alive", "30", "--graceful-timeout", "10", "rightsdb:create_app()",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(self.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--keep-alive",
+            "30",
+            "--graceful-timeout",
+            "10",
+            "rightsdb:create_app()",
         ]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -380,8 +410,10 @@ class Coder:
     def fill(self, form: dict, marker: str, turn: int) -> dict[str, list[str]]:
         """Serialise the coding form like a browser, changing the page's answers and adding one citation."""
         fields = form["fields"]
-        indicators = sorted({m.group(1) for name, *_ in fields if (m := re.fullmatch(r"(.+)-version", name))},
-                            key=lambda i: [f[0] for f in fields].index(f"{i}-version"))
+        indicators = sorted(
+            {m.group(1) for name, *_ in fields if (m := re.fullmatch(r"(.+)-version", name))},
+            key=lambda i: [f[0] for f in fields].index(f"{i}-version"),
+        )
         answers = [value for name, value, *_ in fields if name == f"{indicators[0]}-value"]
         cited = indicators[turn % len(indicators)]
         data: dict[str, list[str]] = defaultdict(list)
@@ -500,8 +532,18 @@ class LoadReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.duplicated or self.failures or self.server_errors or self.connection_errors
-                    or self.conflicts or self.unacknowledged_stored) and self.acknowledged > 0
+        return (
+            not (
+                self.missing
+                or self.duplicated
+                or self.failures
+                or self.server_errors
+                or self.connection_errors
+                or self.conflicts
+                or self.unacknowledged_stored
+            )
+            and self.acknowledged > 0
+        )
 
     def lines(self) -> list[str]:
         """One line per figure."""
@@ -515,8 +557,10 @@ class LoadReport:
         ]
         if self.server_cpu is not None and self.requests:
             per_request = self.server_cpu * 1000 / self.requests
-            out.append(f"server CPU: {self.server_cpu:.1f} s ({self.server_cpu / self.duration:.2f} cores, {per_request:.0f} ms per request; "
-                       f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+            out.append(
+                f"server CPU: {self.server_cpu:.1f} s ({self.server_cpu / self.duration:.2f} cores, {per_request:.0f} ms per request; "
+                f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
+            )
         for kind in REQUEST_TYPES:
             values = sorted(self.latencies.get(kind, []))
             if not values:
@@ -549,9 +593,11 @@ def check_database(url: str, run: str, acknowledged: list[str]) -> tuple[list[st
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            excerpts = connection.execute(
-                sa.text("SELECT excerpt FROM citations WHERE excerpt LIKE :prefix"), {"prefix": f"{run}-%"}
-            ).scalars().all()
+            excerpts = (
+                connection.execute(sa.text("SELECT excerpt FROM citations WHERE excerpt LIKE :prefix"), {"prefix": f"{run}-%"})
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
     stored = Counter(excerpts)
@@ -562,8 +608,9 @@ def check_database(url: str, run: str, acknowledged: list[str]) -> tuple[list[st
     return missing, duplicated, unacknowledged
 
 
-def run_load(url: str, *, coders: int = 24, countries: int = 12, duration: float = 30.0, workers: int = 2, threads: int = 4,
-             progress=print) -> LoadReport:
+def run_load(
+    url: str, *, coders: int = 24, countries: int = 12, duration: float = 30.0, workers: int = 2, threads: int = 4, progress=print
+) -> LoadReport:
     """Prepare the database, serve it with gunicorn, drive the coders for `duration` seconds and check."""
     if coders < 1 or duration <= 0:
         raise SystemExit("Need at least one coder and a positive duration.")
@@ -580,8 +627,10 @@ def run_load(url: str, *, coders: int = 24, countries: int = 12, duration: float
         cpu_before = server.cpu_seconds()
         started = time.monotonic()
         deadline = started + duration
-        pool = [threading.Thread(target=Coder(server.base, p["email"], n, run, stats, deadline), name=f"coder-{n}")
-                for n, p in enumerate(people)]
+        pool = [
+            threading.Thread(target=Coder(server.base, p["email"], n, run, stats, deadline), name=f"coder-{n}")
+            for n, p in enumerate(people)
+        ]
         for thread in pool:
             thread.start()
         for thread in pool:
@@ -596,9 +645,17 @@ def run_load(url: str, *, coders: int = 24, countries: int = 12, duration: float
         stats.fail(f"the server logged {tracebacks} traceback(s)")
     missing, duplicated, unacknowledged = check_database(url, run, stats.acknowledged)
     report = LoadReport(
-        coders=coders, duration=elapsed, requests=sum(len(v) for v in stats.latencies.values()), saves=len(stats.attempted),
-        acknowledged=len(stats.acknowledged), missing=missing, duplicated=duplicated, unacknowledged_stored=unacknowledged,
-        failures=list(stats.failures), statuses=dict(stats.statuses), latencies={k: list(v) for k, v in stats.latencies.items()},
+        coders=coders,
+        duration=elapsed,
+        requests=sum(len(v) for v in stats.latencies.values()),
+        saves=len(stats.attempted),
+        acknowledged=len(stats.acknowledged),
+        missing=missing,
+        duplicated=duplicated,
+        unacknowledged_stored=unacknowledged,
+        failures=list(stats.failures),
+        statuses=dict(stats.statuses),
+        latencies={k: list(v) for k, v in stats.latencies.items()},
         server_cpu=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
     )
     if not report.ok and server_log:
@@ -615,8 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     args = parser.parse_args(argv)
-    report = run_load(args.database_url, coders=args.coders, countries=args.countries, duration=args.duration,
-                      workers=args.workers, threads=args.threads)
+    report = run_load(
+        args.database_url, coders=args.coders, countries=args.countries, duration=args.duration, workers=args.workers, threads=args.threads
+    )
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

@@ -83,7 +83,9 @@ def measure_baseline(engine: sa.Engine, folder: Path) -> float:
     frame.to_csv(folder / "baseline.csv", index=False, lineterminator="\n")
     elapsed = time.perf_counter() - started
     size = (folder / "baseline.csv").stat().st_size
-    print(f"baseline (pd.read_sql of decisions x country_rounds x rounds x countries, {len(frame)} rows, one CSV of {size / 2**20:.1f} MiB): {elapsed:.2f} s")
+    print(
+        f"baseline (pd.read_sql of decisions x country_rounds x rounds x countries, {len(frame)} rows, one CSV of {size / 2**20:.1f} MiB): {elapsed:.2f} s"
+    )
     return elapsed
 
 
@@ -116,8 +118,10 @@ def measure_content_baseline(engine: sa.Engine, folder: Path, baseline: float) -
     frame.to_csv(folder / "baseline-citations.csv", index=False, lineterminator="\n")
     elapsed = baseline + time.perf_counter() - started
     size = (folder / "baseline-citations.csv").stat().st_size
-    print(f"content baseline (the baseline, then pd.read_sql of the {len(frame)} citations behind the values and one CSV of {size / 2**20:.0f} MiB): "
-          f"{elapsed:.2f} s")
+    print(
+        f"content baseline (the baseline, then pd.read_sql of the {len(frame)} citations behind the values and one CSV of {size / 2**20:.0f} MiB): "
+        f"{elapsed:.2f} s"
+    )
     return elapsed
 
 
@@ -133,8 +137,16 @@ def build_release(app, version: str, *, keep: bool) -> float:
     with Session(engine, expire_on_commit=False) as session:
         admin = session.exec(sa.select(User.id).where(User.role == "admin")).first()
         started = time.perf_counter()
-        publish_release(session=session, codebook=codebook, exports_dir=exports_dir, version=version, release_date=date(2026, 6, 1),
-                        synthetic=True, user_id=admin[0] if admin else None, title="Benchmark release (synthetic demonstration data)")
+        publish_release(
+            session=session,
+            codebook=codebook,
+            exports_dir=exports_dir,
+            version=version,
+            release_date=date(2026, 6, 1),
+            synthetic=True,
+            user_id=admin[0] if admin else None,
+            title="Benchmark release (synthetic demonstration data)",
+        )
         if keep:
             session.commit()
         elapsed = time.perf_counter() - started
@@ -155,13 +167,13 @@ def breakdown_release(app, version: str) -> None:
 
     from sqlmodel import Session
 
-    from rightsdb.publishing.formats.csv import csv_bytes
-    from rightsdb.publishing.tables import release_tables
-    from rightsdb.publishing.formats.xlsx import write_xlsx, xlsx_sheets
-    from rightsdb.publishing.formats import FORMATS
     from rightsdb.publishing.collect import collect_final
+    from rightsdb.publishing.formats import FORMATS
+    from rightsdb.publishing.formats.csv import csv_bytes
+    from rightsdb.publishing.formats.xlsx import write_xlsx, xlsx_sheets
     from rightsdb.publishing.publish import get_release
     from rightsdb.publishing.snapshot import hold_sources, load_snapshot, release_inputs
+    from rightsdb.publishing.tables import release_tables
 
     codebook = app.extensions["rightsdb.codebook"]
     stages = []
@@ -174,28 +186,48 @@ def breakdown_release(app, version: str) -> None:
 
     with Session(app.extensions["rightsdb.engine"]) as session:
         hold_sources(session)  # as publication does (on PostgreSQL it also gives the sorts their memory)
-        rows = timed("collect_final (3 queries: decisions with both coders' answers, sources, citations)",
-                     lambda: collect_final(session=session, codebook=codebook, synthetic=True))
+        rows = timed(
+            "collect_final (3 queries: decisions with both coders' answers, sources, citations)",
+            lambda: collect_final(session=session, codebook=codebook, synthetic=True),
+        )
         release = get_release(session=session, version=version)
-        scratch = Release(version=f"{version}-breakdown", title="scratch", release_date=release.release_date, codebook_version=release.codebook_version,
-                          scheme=release.scheme, aggregation=release.aggregation, synthetic=True)
+        scratch = Release(
+            version=f"{version}-breakdown",
+            title="scratch",
+            release_date=release.release_date,
+            codebook_version=release.codebook_version,
+            scheme=release.scheme,
+            aggregation=release.aggregation,
+            synthetic=True,
+        )
         session.add(scratch)
         session.flush()
-        timed("snapshot (INSERT ... SELECT of values and citations, in the database; rolled back here)",
-              lambda: load_snapshot(session.connection(), release_id=scratch.id, rows=rows, synthetic=True, codebook=codebook))
+        timed(
+            "snapshot (INSERT ... SELECT of values and citations, in the database; rolled back here)",
+            lambda: load_snapshot(session.connection(), release_id=scratch.id, rows=rows, synthetic=True, codebook=codebook),
+        )
         session.rollback()
-        inputs = timed("release_inputs (read a snapshot back: what a public page's first request does)",
-                       lambda: release_inputs(session=session, release=release))
-    tables = timed("release_tables (long, matrix, scores, codebook, countries, reliability, citations)",
-                   lambda: release_tables(inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme,
-                                          citations=inputs.citations))
+        inputs = timed(
+            "release_inputs (read a snapshot back: what a public page's first request does)",
+            lambda: release_inputs(session=session, release=release),
+        )
+    tables = timed(
+        "release_tables (long, matrix, scores, codebook, countries, reliability, citations)",
+        lambda: release_tables(
+            inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme, citations=inputs.citations
+        ),
+    )
     timed("CSV of every table", lambda: [csv_bytes(frame) for frame in tables.values()])
     timed("Excel workbook (every table; on its own thread in the build)", lambda: write_xlsx(io.BytesIO(), xlsx_sheets(tables)))
     with tempfile.TemporaryDirectory() as folder:
         for file_format in FORMATS:
-            timed(f"{file_format.name} ({', '.join(file_format.tables)})", lambda file_format=file_format: [
-                file_format.write(Path(folder) / f"{name}.{file_format.extension}", tables[name], release=release, labels={})
-                for name in file_format.tables])
+            timed(
+                f"{file_format.name} ({', '.join(file_format.tables)})",
+                lambda file_format=file_format: [
+                    file_format.write(Path(folder) / f"{name}.{file_format.extension}", tables[name], release=release, labels={})
+                    for name in file_format.tables
+                ],
+            )
     for label, seconds in stages:
         print(f"release build stage: {label}: {seconds:.2f} s ({len(rows)} rows)")
 
@@ -216,16 +248,22 @@ def bench_release(app, baseline: float, *, content: float | None = None, breakdo
     rss_after = rss_bytes()
     ratio = seconds / baseline if baseline else float("inf")
     grown = rss_after - rss_before
-    print(f"release build wall time (publish_release, every file format): {seconds:.2f} s  target < {RELEASE_SECONDS:.0f} s  {verdict(seconds < RELEASE_SECONDS)}")
+    print(
+        f"release build wall time (publish_release, every file format): {seconds:.2f} s  target < {RELEASE_SECONDS:.0f} s  {verdict(seconds < RELEASE_SECONDS)}"
+    )
     print(f"release build / baseline: {ratio:.1f}x  target < {RELEASE_RATIO:.0f}x  {verdict(ratio < RELEASE_RATIO)}")
     if content:
         print(f"release build / content baseline (no target): {seconds / content:.1f}x")
-    print(f"release build peak memory (ru_maxrss delta: growth of the process's peak RSS during the build; "
-          f"process peak {rss_after / 2**20:.0f} MiB): {grown / 2**20:.0f} MiB  target < 1024 MiB  {verdict(grown < RELEASE_BYTES)}")
+    print(
+        f"release build peak memory (ru_maxrss delta: growth of the process's peak RSS during the build; "
+        f"process peak {rss_after / 2**20:.0f} MiB): {grown / 2**20:.0f} MiB  target < 1024 MiB  {verdict(grown < RELEASE_BYTES)}"
+    )
     folder = Path(app.config["EXPORTS_DIR"]) / "1.0.0"
     files = [f for f in folder.rglob("*") if f.is_file()]
-    print(f"release build output (what the ratio compares with one CSV): {len(files)} files, {sum(f.stat().st_size for f in files) / 2**20:.0f} MiB "
-          f"(citations.csv alone {(folder / 'data' / 'citations.csv').stat().st_size / 2**20:.0f} MiB)")
+    print(
+        f"release build output (what the ratio compares with one CSV): {len(files)} files, {sum(f.stat().st_size for f in files) / 2**20:.0f} MiB "
+        f"(citations.csv alone {(folder / 'data' / 'citations.csv').stat().st_size / 2**20:.0f} MiB)"
+    )
     if trace:
         # A second, throw-away build under tracemalloc (which slows it down, so it is not timed). It
         # also compares with release 1.0.0 for the changelog, so it does slightly more than the first.
@@ -235,8 +273,10 @@ def bench_release(app, baseline: float, *, content: float | None = None, breakdo
             _current, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        print(f"release build peak memory (tracemalloc peak of Python allocations, second build): {peak / 2**20:.0f} MiB  "
-              f"target < 1024 MiB  {verdict(peak < RELEASE_BYTES)}")
+        print(
+            f"release build peak memory (tracemalloc peak of Python allocations, second build): {peak / 2**20:.0f} MiB  "
+            f"target < 1024 MiB  {verdict(peak < RELEASE_BYTES)}"
+        )
     if breakdown:
         breakdown_release(app, "1.0.0")
     return True
@@ -277,8 +317,10 @@ def bench_page(app, client, label: str, url: str, requests: int) -> None:
     median = statistics.median(times)
     p95 = statistics.quantiles(times, n=20, method="inclusive")[18] if len(times) > 1 else times[0]
     ok = median < PAGE_MEDIAN_MS and p95 < PAGE_P95_MS
-    print(f"{label} ({url}): median {median:.0f} ms (target < {PAGE_MEDIAN_MS:.0f}), p95 {p95:.0f} ms (target < {PAGE_P95_MS:.0f}), "
-          f"{queries} queries, {len(response.data) // 1024} KiB, median CPU {statistics.median(cpu):.0f} ms in this process; first request {first_ms:.0f} ms, {first_queries} queries  {verdict(ok)}")
+    print(
+        f"{label} ({url}): median {median:.0f} ms (target < {PAGE_MEDIAN_MS:.0f}), p95 {p95:.0f} ms (target < {PAGE_P95_MS:.0f}), "
+        f"{queries} queries, {len(response.data) // 1024} KiB, median CPU {statistics.median(cpu):.0f} ms in this process; first request {first_ms:.0f} ms, {first_queries} queries  {verdict(ok)}"
+    )
 
 
 def bench_pages(app, opened: dict[str, dict], requests: int, published: bool) -> None:
@@ -295,8 +337,13 @@ def bench_pages(app, opened: dict[str, dict], requests: int, published: bool) ->
     n = len(codebook.indicator_ids)
     bench_page(app, coder, f"coder form ({n} indicators)", f"/coder/assignments/{coding['assignments']['A']}", requests)
     bench_page(app, boss, "reconciliation view (country-round)", f"/supervisor/country-rounds/{reconciling['country_round_id']}", requests)
-    bench_page(app, boss, "reconciliation view (one indicator)",
-               f"/supervisor/country-rounds/{reconciling['country_round_id']}/indicators/{reconciling['disagreements'][0]}", requests)
+    bench_page(
+        app,
+        boss,
+        "reconciliation view (one indicator)",
+        f"/supervisor/country-rounds/{reconciling['country_round_id']}/indicators/{reconciling['disagreements'][0]}",
+        requests,
+    )
     bench_page(app, boss, "supervisor progress board", "/supervisor/", requests)
     if not published:
         for label in ("public comparison", "country page", "indicator page", "custom-table download", "API matrix"):
@@ -325,8 +372,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(temporary)
         url = args.database_url or f"sqlite:///{folder / 'bench.sqlite'}"
         print(f"database: {sa.engine.make_url(url).render_as_string(hide_password=True)}")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
-                          "EXPORTS_DIR": str(folder / "exports"), "WTF_CSRF_ENABLED": False})
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+                "EXPORTS_DIR": str(folder / "exports"),
+                "WTF_CSRF_ENABLED": False,
+            }
+        )
         engine = app.extensions["rightsdb.engine"]
         codebook = app.extensions["rightsdb.codebook"]
         has_data = False
@@ -346,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
             opened[key]["state"] = state
         baseline = measure_baseline(engine, folder)
         content = measure_content_baseline(engine, folder, baseline)
-        published = bench_release(app, baseline, content=content, breakdown=not args.no_breakdown, trace=not args.no_tracemalloc) if not releases else True
+        published = (
+            bench_release(app, baseline, content=content, breakdown=not args.no_breakdown, trace=not args.no_tracemalloc)
+            if not releases
+            else True
+        )
         bench_pages(app, opened, requests, published)
         engine.dispose()
     return 0

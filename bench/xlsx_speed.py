@@ -70,70 +70,114 @@ def world_frames(scale: float = 1.0, seed: int = 1) -> dict[str, pd.DataFrame]:
     n_long = int(52_000 * scale)
     long_lang = np.array(LANGUAGES)[rng.integers(0, len(LANGUAGES), n_long)]
     reasons = sentences(rng, n_long, 60, long_lang)
-    long = pd.DataFrame({
-        "iso3": np.array(iso3)[rng.integers(0, 200, n_long)],
-        "country": [f"Synthetic Country {c}" for c in np.array(iso3)[rng.integers(0, 200, n_long)]],
-        "round": np.array(rounds)[rng.integers(0, 4, n_long)],
-        "reference_date": np.array(["2023-01-01", "2024-01-01", "2025-01-01", "2026-01-01"])[rng.integers(0, 4, n_long)],
-        "category": np.array(["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"])[rng.integers(0, 6, n_long)],
-        "indicator": np.array(indicators)[rng.integers(0, len(indicators), n_long)],
-        "answer": np.array(answers)[rng.integers(0, 4, n_long)],
-        "binary": pd.array([None if v == 2 else v for v in rng.integers(0, 3, n_long)], dtype="Int64"),
-        "score": pd.array([None if v < 0.1 else round(float(v), 6) for v in rng.random(n_long)], dtype="Float64"),
-        "groups": np.array(["", "irregular_migrants", "irregular_migrants;permanent_residents", "refugees"])[rng.integers(0, 4, n_long)],
-        "coder_a_answer": np.array(answers)[rng.integers(0, 4, n_long)],
-        "coder_b_answer": np.array(answers)[rng.integers(0, 4, n_long)],
-        "outcome": np.array(["agreed", "reconciled"])[rng.integers(0, 2, n_long)],
-        "reason": [r if i % 5 == 0 else "" for i, r in enumerate(reasons)],
-        "citations": [f"Law {i % 900} of the State, Art. {i % 40}" for i in range(n_long)],
-    })
+    long = pd.DataFrame(
+        {
+            "iso3": np.array(iso3)[rng.integers(0, 200, n_long)],
+            "country": [f"Synthetic Country {c}" for c in np.array(iso3)[rng.integers(0, 200, n_long)]],
+            "round": np.array(rounds)[rng.integers(0, 4, n_long)],
+            "reference_date": np.array(["2023-01-01", "2024-01-01", "2025-01-01", "2026-01-01"])[rng.integers(0, 4, n_long)],
+            "category": np.array(["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"])[rng.integers(0, 6, n_long)],
+            "indicator": np.array(indicators)[rng.integers(0, len(indicators), n_long)],
+            "answer": np.array(answers)[rng.integers(0, 4, n_long)],
+            "binary": pd.array([None if v == 2 else v for v in rng.integers(0, 3, n_long)], dtype="Int64"),
+            "score": pd.array([None if v < 0.1 else round(float(v), 6) for v in rng.random(n_long)], dtype="Float64"),
+            "groups": np.array(["", "irregular_migrants", "irregular_migrants;permanent_residents", "refugees"])[
+                rng.integers(0, 4, n_long)
+            ],
+            "coder_a_answer": np.array(answers)[rng.integers(0, 4, n_long)],
+            "coder_b_answer": np.array(answers)[rng.integers(0, 4, n_long)],
+            "outcome": np.array(["agreed", "reconciled"])[rng.integers(0, 2, n_long)],
+            "reason": [r if i % 5 == 0 else "" for i, r in enumerate(reasons)],
+            "citations": [f"Law {i % 900} of the State, Art. {i % 40}" for i in range(n_long)],
+        }
+    )
 
     n_cit = int(196_000 * scale)
     lang = np.array(LANGUAGES)[rng.integers(0, len(LANGUAGES), n_cit)]
     titles = [f"Law {n} on Foreigners" if n % 3 else f"Закон об иностранцах № {n}" for n in range(1500)]
     title_pick = rng.integers(0, len(titles), n_cit)
     translations = sentences(rng, n_cit, 200, np.array(["en"] * n_cit))
-    citations = pd.DataFrame({
-        "iso3": np.array(iso3)[rng.integers(0, 200, n_cit)],
-        "round": np.array(rounds)[rng.integers(0, 4, n_cit)],
-        "indicator": np.array(indicators)[rng.integers(0, len(indicators), n_cit)],
-        "position": rng.integers(1, 4, n_cit),
-        "instrument_type": np.array(["statute", "constitution", "regulation", "decree", "case_law"])[rng.integers(0, 5, n_cit)],
-        "title": np.array(titles)[title_pick],
-        "pinpoint": [f"Art. {n}" for n in rng.integers(1, 300, n_cit)],
-        "url": [f"https://example.org/laws/{n}" for n in title_pick],
-        "date_in_force": np.array(["", "2001-05-01", "2010-07-15", "2019-01-01"])[rng.integers(0, 4, n_cit)],
-        "language": lang,
-        "excerpt": sentences(rng, n_cit, 200, lang),
-        "translation": [t if v != "en" else "" for t, v in zip(translations, lang)],
-    })
+    citations = pd.DataFrame(
+        {
+            "iso3": np.array(iso3)[rng.integers(0, 200, n_cit)],
+            "round": np.array(rounds)[rng.integers(0, 4, n_cit)],
+            "indicator": np.array(indicators)[rng.integers(0, len(indicators), n_cit)],
+            "position": rng.integers(1, 4, n_cit),
+            "instrument_type": np.array(["statute", "constitution", "regulation", "decree", "case_law"])[rng.integers(0, 5, n_cit)],
+            "title": np.array(titles)[title_pick],
+            "pinpoint": [f"Art. {n}" for n in rng.integers(1, 300, n_cit)],
+            "url": [f"https://example.org/laws/{n}" for n in title_pick],
+            "date_in_force": np.array(["", "2001-05-01", "2010-07-15", "2019-01-01"])[rng.integers(0, 4, n_cit)],
+            "language": lang,
+            "excerpt": sentences(rng, n_cit, 200, lang),
+            "translation": [t if v != "en" else "" for t, v in zip(translations, lang)],
+        }
+    )
 
     n_matrix = int(800 * scale) or 1
-    matrix = pd.DataFrame({
-        "iso3": np.array(iso3)[np.arange(n_matrix) % 200], "country": [f"Synthetic Country {i}" for i in range(n_matrix)],
-        "round": np.array(rounds)[np.arange(n_matrix) % 4], "reference_date": "2026-01-01",
-        **{ident: np.array(answers)[rng.integers(0, 4, n_matrix)] for ident in indicators},
-    })
-    scores = pd.DataFrame({
-        "iso3": matrix["iso3"], "country": matrix["country"], "round": matrix["round"], "reference_date": matrix["reference_date"],
-        **{c: pd.array([None if v < 0.05 else round(float(v), 6) for v in rng.random(n_matrix)], dtype="Float64")
-           for c in ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "category_mean", "pooled")},
-    })
-    codebook = pd.DataFrame({
-        "indicator": indicators, "position": range(1, len(indicators) + 1), "category": [i[:3] for i in indicators],
-        "category_name": [f"Category {i[:3]}" for i in indicators], "imbr_article": [n % 30 for n in range(len(indicators))],
-        "provenance": "proposed", "short_label": [f"Label {i}" for i in indicators],
-        "question": [f"Is the right {i} provided to migrants & their families?" for i in indicators],
-    })
-    countries = pd.DataFrame({"iso3": iso3, "iso2": [c[1:] for c in iso3], "numeric": range(901, 1101),
-                              "name": [f"Synthetic Country {c}" for c in iso3], "region": "Europe", "synthetic": True})
-    reliability = pd.DataFrame({
-        "level": "indicator", "round": np.array(rounds)[np.arange(600) % 4], "key": np.array(indicators)[np.arange(600) % 150],
-        "n": rng.integers(10, 200, 600), **{c: rng.random(600) for c in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "prevalence")},
-        "prevalent_value": np.array(answers)[rng.integers(0, 4, 600)], "notes": "",
-    })
-    return {"long": long, "matrix": matrix, "scores": scores, "codebook": codebook, "countries": countries,
-            "reliability": reliability, "citations": citations}
+    matrix = pd.DataFrame(
+        {
+            "iso3": np.array(iso3)[np.arange(n_matrix) % 200],
+            "country": [f"Synthetic Country {i}" for i in range(n_matrix)],
+            "round": np.array(rounds)[np.arange(n_matrix) % 4],
+            "reference_date": "2026-01-01",
+            **{ident: np.array(answers)[rng.integers(0, 4, n_matrix)] for ident in indicators},
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            "iso3": matrix["iso3"],
+            "country": matrix["country"],
+            "round": matrix["round"],
+            "reference_date": matrix["reference_date"],
+            **{
+                c: pd.array([None if v < 0.05 else round(float(v), 6) for v in rng.random(n_matrix)], dtype="Float64")
+                for c in ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "category_mean", "pooled")
+            },
+        }
+    )
+    codebook = pd.DataFrame(
+        {
+            "indicator": indicators,
+            "position": range(1, len(indicators) + 1),
+            "category": [i[:3] for i in indicators],
+            "category_name": [f"Category {i[:3]}" for i in indicators],
+            "imbr_article": [n % 30 for n in range(len(indicators))],
+            "provenance": "proposed",
+            "short_label": [f"Label {i}" for i in indicators],
+            "question": [f"Is the right {i} provided to migrants & their families?" for i in indicators],
+        }
+    )
+    countries = pd.DataFrame(
+        {
+            "iso3": iso3,
+            "iso2": [c[1:] for c in iso3],
+            "numeric": range(901, 1101),
+            "name": [f"Synthetic Country {c}" for c in iso3],
+            "region": "Europe",
+            "synthetic": True,
+        }
+    )
+    reliability = pd.DataFrame(
+        {
+            "level": "indicator",
+            "round": np.array(rounds)[np.arange(600) % 4],
+            "key": np.array(indicators)[np.arange(600) % 150],
+            "n": rng.integers(10, 200, 600),
+            **{c: rng.random(600) for c in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "prevalence")},
+            "prevalent_value": np.array(answers)[rng.integers(0, 4, 600)],
+            "notes": "",
+        }
+    )
+    return {
+        "long": long,
+        "matrix": matrix,
+        "scores": scores,
+        "codebook": codebook,
+        "countries": countries,
+        "reliability": reliability,
+        "citations": citations,
+    }
 
 
 def peak_arrow_bytes(action) -> int:

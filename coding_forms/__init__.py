@@ -34,12 +34,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rightsdb.coding.citations import CitationInput, SourceInput
-from rightsdb.codebook.rules import url_problem
 from rightsdb.codebook import Codebook
+from rightsdb.codebook.rules import url_problem
 from rightsdb.coding.answers import AnswerInput
-from rightsdb.models import Answer, LegalSource
-from rightsdb.models import parse_row_id
+from rightsdb.coding.citations import CitationInput, SourceInput
+from rightsdb.models import Answer, LegalSource, parse_row_id
 
 NEW_SOURCE = "new"
 
@@ -75,7 +74,8 @@ def _build_indicator_form(codebook: Codebook) -> type[Form]:
         value = RadioField("Answer", choices=[SelectChoice(a.code, a.label) for a in codebook.answers], validate_choice=False)
         groups = MultiCheckboxField(
             "Migrant groups the protection is limited to (conditional answers)",
-            choices=[SelectChoice(g.code, g.label) for g in codebook.migrant_groups], validate_choice=False,
+            choices=[SelectChoice(g.code, g.label) for g in codebook.migrant_groups],
+            validate_choice=False,
         )
         notes = TextAreaField("Notes (what was searched; why not applicable)")
         confirm = BooleanField("I have checked this carried-forward answer against the law in force")
@@ -160,7 +160,7 @@ class IndicatorView:
         self._fields = fields
 
     @property
-    def form(self) -> "IndicatorView":
+    def form(self) -> IndicatorView:
         """Return itself, as a bound FormField's `.form` is the sub-form (no reference cycle)."""
         return self
 
@@ -248,13 +248,18 @@ def _new_citation(sub: Form) -> CitationInput | None:
     new_source = None
     source_id = None
     if choice == NEW_SOURCE:
-        new_source = SourceInput(instrument_type=sub.new_source_type.data or "", title=sub.new_source_title.data or "",
-                                 url=sub.new_source_url.data or "")
+        new_source = SourceInput(
+            instrument_type=sub.new_source_type.data or "", title=sub.new_source_title.data or "", url=sub.new_source_url.data or ""
+        )
     elif parse_row_id(choice) is not None:
         source_id = parse_row_id(choice)
     return CitationInput(
-        source_id=source_id, new_source=new_source, pinpoint=sub.pinpoint.data or "", url=sub.cite_url.data or "",
-        excerpt=sub.excerpt.data or "", translation=sub.translation.data or "",
+        source_id=source_id,
+        new_source=new_source,
+        pinpoint=sub.pinpoint.data or "",
+        url=sub.cite_url.data or "",
+        excerpt=sub.excerpt.data or "",
+        translation=sub.translation.data or "",
     )
 
 
@@ -264,16 +269,18 @@ def read_answer_inputs(form: FlaskForm, indicator_ids: list[str]) -> list[Answer
     for indicator_id in indicator_ids:
         sub = form[indicator_id].form
         version = sub.version.data or "0"
-        inputs.append(AnswerInput(
-            indicator_id=indicator_id,
-            version=-1 if parse_row_id(version) is None else parse_row_id(version),
-            value=sub.value.data or None,
-            groups=tuple(sub.groups.data or ()),
-            notes=sub.notes.data or "",
-            confirm=bool(sub.confirm.data),
-            remove_citation_ids=frozenset(sub.remove.data or ()),
-            new_citation=_new_citation(sub),
-        ))
+        inputs.append(
+            AnswerInput(
+                indicator_id=indicator_id,
+                version=-1 if parse_row_id(version) is None else parse_row_id(version),
+                value=sub.value.data or None,
+                groups=tuple(sub.groups.data or ()),
+                notes=sub.notes.data or "",
+                confirm=bool(sub.confirm.data),
+                remove_citation_ids=frozenset(sub.remove.data or ()),
+                new_citation=_new_citation(sub),
+            )
+        )
     return inputs
 
 
@@ -282,8 +289,9 @@ def source_form_class(codebook: Codebook) -> type[FlaskForm]:
 
     def build(book: Codebook) -> type[FlaskForm]:
         class SourceForm(FlaskForm):
-            instrument_type = SelectField("Type of instrument", choices=[SelectChoice(t.code, t.label) for t in book.instrument_types],
-                                          validators=[InputRequired()])
+            instrument_type = SelectField(
+                "Type of instrument", choices=[SelectChoice(t.code, t.label) for t in book.instrument_types], validators=[InputRequired()]
+            )
             title = StringField("Title", validators=[InputRequired(message="Enter the title of the instrument."), Length(max=500)])
             url = URLField("Web address (official text)", validators=[http_url, Length(max=2000)])
             date_in_force = DateField("Date in force", validators=[Optional()])

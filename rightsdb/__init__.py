@@ -56,7 +56,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from rightsdb.public.catalog import warm
 
         app.extensions["rightsdb.warm_thread"] = warm(
-            engine=app.extensions["rightsdb.engine"], codebook=app.extensions["rightsdb.codebook"], cache=app.extensions["rightsdb.release_cache"])
+            engine=app.extensions["rightsdb.engine"],
+            codebook=app.extensions["rightsdb.codebook"],
+            cache=app.extensions["rightsdb.release_cache"],
+        )
 
     # Imported here, not at the top: `import rightsdb.models` (the CLI, migrations, the bench) must not
     # pull in every blueprint and, through them, pandas, matplotlib and pygal.

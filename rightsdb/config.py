@@ -36,7 +36,7 @@ class Settings:
     TRUSTED_PROXIES: int = 0
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Build settings from `RIGHTSDB_`-prefixed environment variables."""
         environ = os.environ if environ is None else environ
         settings = cls()

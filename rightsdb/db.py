@@ -16,8 +16,6 @@ from sqlmodel import SQLModel
 
 from rightsdb import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
-
-
 #: How long a SQLite connection waits for another's write lock before "database is locked".
 SQLITE_BUSY_MS = 30_000
 

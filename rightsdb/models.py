@@ -6,8 +6,7 @@ and are never overwritten by reconciliation, which writes `Decision` rows instea
 are snapshotted into `ReleaseAnswer`, so corrections made later never change a published release.
 """
 
-
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -36,7 +35,7 @@ def parse_row_id(raw: str | None) -> int | None:
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC (SQLModel stores and returns UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class User(SQLModel, table=True):
@@ -366,10 +365,8 @@ class ReleaseCitation(SQLModel, table=True):
 # Append-only audit trail, enforced by the database itself on both supported engines.
 AUDIT_TRIGGERS = {
     "sqlite": [
-        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
     ],
     "postgresql": [
         "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$ "

@@ -48,7 +48,14 @@ def create_user(*, session: Session, email: str, name: str, role: str, password:
     user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password), session_nonce=new_nonce())
     session.add(user)
     session.flush()
-    record_event(session=session, user_id=actor_id, action="user.create", entity="user", entity_id=user.id, new={"email": email, "role": role, "name": user.name})
+    record_event(
+        session=session,
+        user_id=actor_id,
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
+        new={"email": email, "role": role, "name": user.name},
+    )
     return user
 
 
@@ -110,7 +117,15 @@ def set_active(*, session: Session, user: User, active: bool, actor_id: int) -> 
     if user.id == actor_id and not active:
         raise InvalidInput("You cannot deactivate your own account.")
     if user.active != active:
-        record_event(session=session, user_id=actor_id, action="user.activate" if active else "user.deactivate", entity="user", entity_id=user.id, old=user.active, new=active)
+        record_event(
+            session=session,
+            user_id=actor_id,
+            action="user.activate" if active else "user.deactivate",
+            entity="user",
+            entity_id=user.id,
+            old=user.active,
+            new=active,
+        )
         user.active = active
         user.session_nonce = new_nonce()
         session.add(user)

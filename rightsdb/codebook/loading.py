@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rightsdb.codebook.rules import ANSWER_CODES, NOT_APPLICABLE
 from rightsdb.codebook.schema import Codebook
 
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a codebook file."""
@@ -151,7 +152,11 @@ def _semantic_problems(book: Codebook, add) -> None:
             elif value is not None and not 0 <= value <= 1:
                 add(("scoring", "schemes", index, "scores", code), where, f"score for {code!r} must be between 0 and 1")
         if scheme.scores.get(NOT_APPLICABLE, None) is not None:
-            add(("scoring", "schemes", index, "scores", NOT_APPLICABLE), where, f"{NOT_APPLICABLE} must score null (it leaves the denominator)")
+            add(
+                ("scoring", "schemes", index, "scores", NOT_APPLICABLE),
+                where,
+                f"{NOT_APPLICABLE} must score null (it leaves the denominator)",
+            )
     if book.scoring.default_scheme not in scheme_ids:
         add(("scoring", "default_scheme"), "", f"default scheme {book.scoring.default_scheme!r} is not defined")
     aggregation_ids = [a.id for a in book.scoring.aggregations]
@@ -186,7 +191,10 @@ def parse_codebook(text: str, path: str = "<string>") -> Codebook:
     if data is None and not problems:
         raise CodebookError([Problem(path, 1, "", "the file is empty")])
     if not isinstance(data, dict):
-        raise CodebookError(problems + [Problem(path, lines.line(()) or 1, "", "the file must be a mapping with codebook, answers, categories, indicators...")])
+        raise CodebookError(
+            problems
+            + [Problem(path, lines.line(()) or 1, "", "the file must be a mapping with codebook, answers, categories, indicators...")]
+        )
     try:
         book = Codebook.model_validate(data)
     except ValidationError as exc:

@@ -60,8 +60,6 @@ class SaveOutcome:
     submission_problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-
-
 def load_assignment(*, session: Session, assignment_id: int, coder_id: int) -> Assignment:
     """Return the coder's own assignment with answers, citations and sources loaded; else NotFound.
 
@@ -100,12 +98,6 @@ def list_assignments(*, session: Session, coder_id: int) -> list[Assignment]:
     return list(session.exec(statement).unique())
 
 
-
-
-
-
-
-
 def _snapshot(answer: Answer | None) -> dict:
     if answer is None:
         return {"value": None, "groups": [], "notes": ""}
@@ -135,8 +127,13 @@ def keep_conflict_copy(*, session: Session, assignment: Assignment, user_id: int
     session.add(copy)
     session.flush()
     record_event(
-        session=session, user_id=user_id, action="answers.conflict", entity="assignment", entity_id=assignment.id,
-        new={"conflict_copy_id": copy.id}, country_round_id=assignment.country_round_id,
+        session=session,
+        user_id=user_id,
+        action="answers.conflict",
+        entity="assignment",
+        entity_id=assignment.id,
+        new={"conflict_copy_id": copy.id},
+        country_round_id=assignment.country_round_id,
     )
     return copy
 
@@ -175,8 +172,14 @@ def _check_inputs(*, codebook: Codebook, inputs: list[AnswerInput], source_ids: 
 
 
 def save_answers(
-    *, session: Session, codebook: Codebook, assignment: Assignment, user_id: int, inputs: list[AnswerInput],
-    payload: dict, submit: bool = False,
+    *,
+    session: Session,
+    codebook: Codebook,
+    assignment: Assignment,
+    user_id: int,
+    inputs: list[AnswerInput],
+    payload: dict,
+    submit: bool = False,
 ) -> SaveOutcome:
     """Save the posted answers (all or nothing); on a version conflict keep a ConflictCopy instead.
 
@@ -202,8 +205,9 @@ def save_answers(
         answer = stored.get(posted.indicator_id)
         if posted.version != (answer.version if answer else 0) or not _would_change(answer, posted):
             continue
-        _apply(session=session, codebook=codebook, assignment=assignment, answer=answer, posted=posted,
-               source_ids=source_ids, user_id=user_id)
+        _apply(
+            session=session, codebook=codebook, assignment=assignment, answer=answer, posted=posted, source_ids=source_ids, user_id=user_id
+        )
         outcome.changed.append(posted.indicator_id)
     session.flush()
     if submit:
@@ -216,8 +220,14 @@ def save_answers(
 
 
 def _apply(
-    *, session: Session, codebook: Codebook, assignment: Assignment, answer: Answer | None, posted: AnswerInput,
-    source_ids: set[int], user_id: int,
+    *,
+    session: Session,
+    codebook: Codebook,
+    assignment: Assignment,
+    answer: Answer | None,
+    posted: AnswerInput,
+    source_ids: set[int],
+    user_id: int,
 ) -> None:
     """Write one indicator's posted answer, citations removed and citation added; audit each change."""
     country_round_id = assignment.country_round_id
@@ -236,7 +246,11 @@ def _apply(
         session.add(answer)
         session.flush()
         record_event(
-            session=session, user_id=user_id, action="answer.changed", entity="answer", entity_id=answer.id,
+            session=session,
+            user_id=user_id,
+            action="answer.changed",
+            entity="answer",
+            entity_id=answer.id,
             old={**old, "carried_forward": was_carried, "indicator_id": posted.indicator_id},
             new={**new, "carried_forward": answer.carried_forward, "indicator_id": posted.indicator_id},
             country_round_id=country_round_id,
@@ -250,13 +264,12 @@ def _apply(
                 remove_citation(session=session, answer=answer, citation=citation, user_id=user_id, country_round_id=country_round_id)
     if posted.new_citation is not None:
         add_citation(
-            session=session, codebook=codebook, answer=answer, citation=posted.new_citation,
-            country_iso3=assignment.country_round.country_iso3, source_ids=source_ids, user_id=user_id,
+            session=session,
+            codebook=codebook,
+            answer=answer,
+            citation=posted.new_citation,
+            country_iso3=assignment.country_round.country_iso3,
+            source_ids=source_ids,
+            user_id=user_id,
             country_round_id=country_round_id,
         )
-
-
-
-
-
-

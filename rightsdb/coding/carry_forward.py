@@ -80,15 +80,32 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
         session.flush()
         copied = citations_by_decision.get(decision.id, [])
         for position, citation in enumerate(copied):
-            session.add(Citation(
-                answer_id=answer.id, source_id=citation.source_id, pinpoint=citation.pinpoint, url=citation.url,
-                excerpt=citation.excerpt, translation=citation.translation, position=position,
-            ))
+            session.add(
+                Citation(
+                    answer_id=answer.id,
+                    source_id=citation.source_id,
+                    pinpoint=citation.pinpoint,
+                    url=citation.url,
+                    excerpt=citation.excerpt,
+                    translation=citation.translation,
+                    position=position,
+                )
+            )
         record_event(
-            session=session, user_id=user_id, action="answer.carried_forward", entity="answer", entity_id=answer.id,
+            session=session,
+            user_id=user_id,
+            action="answer.carried_forward",
+            entity="answer",
+            entity_id=answer.id,
             old=None,
-            new={"indicator_id": decision.indicator_id, "value": decision.value, "groups": list(decision.groups),
-                 "from_country_round_id": previous.id, "decision_id": decision.id, "citations": len(copied)},
+            new={
+                "indicator_id": decision.indicator_id,
+                "value": decision.value,
+                "groups": list(decision.groups),
+                "from_country_round_id": previous.id,
+                "decision_id": decision.id,
+                "citations": len(copied),
+            },
             country_round_id=assignment.country_round_id,
         )
         filled += 1

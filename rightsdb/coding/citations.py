@@ -94,14 +94,25 @@ def create_source(
     session.add(row)
     session.flush()
     record_event(
-        session=session, user_id=user_id, action="source.created", entity="legal_source", entity_id=row.id,
-        new=_source_fields(row), country_round_id=country_round_id,
+        session=session,
+        user_id=user_id,
+        action="source.created",
+        entity="legal_source",
+        entity_id=row.id,
+        new=_source_fields(row),
+        country_round_id=country_round_id,
     )
     return row
 
 
 def edit_source(
-    *, session: Session, codebook: Codebook, country_iso3: str, source_id: int, source: SourceInput, user_id: int,
+    *,
+    session: Session,
+    codebook: Codebook,
+    country_iso3: str,
+    source_id: int,
+    source: SourceInput,
+    user_id: int,
     country_round_id: int | None,
 ) -> LegalSource:
     """Change a country's legal source; raise NotFound if it belongs to another country."""
@@ -121,8 +132,14 @@ def edit_source(
     if new != old:
         session.add(row)
         record_event(
-            session=session, user_id=user_id, action="source.edited", entity="legal_source", entity_id=row.id,
-            old=old, new=new, country_round_id=country_round_id,
+            session=session,
+            user_id=user_id,
+            action="source.edited",
+            entity="legal_source",
+            entity_id=row.id,
+            old=old,
+            new=new,
+            country_round_id=country_round_id,
         )
     return row
 
@@ -144,8 +161,15 @@ def citation_problems(*, codebook: Codebook, citation: CitationInput, source_ids
 
 
 def add_citation(
-    *, session: Session, codebook: Codebook, answer: Answer, citation: CitationInput, country_iso3: str,
-    source_ids: set[int], user_id: int, country_round_id: int,
+    *,
+    session: Session,
+    codebook: Codebook,
+    answer: Answer,
+    citation: CitationInput,
+    country_iso3: str,
+    source_ids: set[int],
+    user_id: int,
+    country_round_id: int,
 ) -> Citation:
     """Add a citation to a (flushed) answer, creating its source first when typed inline."""
     problems = citation_problems(codebook=codebook, citation=citation, source_ids=source_ids)
@@ -154,8 +178,12 @@ def add_citation(
     source_id = citation.source_id
     if citation.new_source is not None:
         source_id = create_source(
-            session=session, codebook=codebook, country_iso3=country_iso3, source=citation.new_source,
-            user_id=user_id, country_round_id=country_round_id,
+            session=session,
+            codebook=codebook,
+            country_iso3=country_iso3,
+            source=citation.new_source,
+            user_id=user_id,
+            country_round_id=country_round_id,
         ).id
     row = Citation(
         answer_id=answer.id,
@@ -169,9 +197,19 @@ def add_citation(
     session.add(row)
     session.flush()
     record_event(
-        session=session, user_id=user_id, action="citation.added", entity="citation", entity_id=row.id,
-        new={"indicator_id": answer.indicator_id, "source_id": source_id, "pinpoint": row.pinpoint, "url": row.url,
-             "excerpt": row.excerpt, "translation": row.translation},
+        session=session,
+        user_id=user_id,
+        action="citation.added",
+        entity="citation",
+        entity_id=row.id,
+        new={
+            "indicator_id": answer.indicator_id,
+            "source_id": source_id,
+            "pinpoint": row.pinpoint,
+            "url": row.url,
+            "excerpt": row.excerpt,
+            "translation": row.translation,
+        },
         country_round_id=country_round_id,
     )
     return row
@@ -182,9 +220,19 @@ def remove_citation(*, session: Session, answer: Answer, citation: Citation, use
     if citation.answer_id != answer.id:
         raise NotFound("There is no such citation on this answer.")
     record_event(
-        session=session, user_id=user_id, action="citation.removed", entity="citation", entity_id=citation.id,
-        old={"indicator_id": answer.indicator_id, "source_id": citation.source_id, "pinpoint": citation.pinpoint,
-             "url": citation.url, "excerpt": citation.excerpt, "translation": citation.translation},
+        session=session,
+        user_id=user_id,
+        action="citation.removed",
+        entity="citation",
+        entity_id=citation.id,
+        old={
+            "indicator_id": answer.indicator_id,
+            "source_id": citation.source_id,
+            "pinpoint": citation.pinpoint,
+            "url": citation.url,
+            "excerpt": citation.excerpt,
+            "translation": citation.translation,
+        },
         country_round_id=country_round_id,
     )
     session.delete(citation)

@@ -40,8 +40,12 @@ def answer_problems(*, codebook: Codebook, indicator_id: str, answer: Answer | N
         return ["not answered"]
     # Groups left ticked under another answer are not shown or released with it: not a problem here.
     groups = answer.groups if takes_groups(answer.value) else ()
-    problems = [message for _what, message in rules.answer_problems(
-        value=answer.value, groups=groups, cited=bool(answer.citations), has_notes=bool(answer.notes.strip()))]
+    problems = [
+        message
+        for _what, message in rules.answer_problems(
+            value=answer.value, groups=groups, cited=bool(answer.citations), has_notes=bool(answer.notes.strip())
+        )
+    ]
     if answer.carried_forward:
         problems.append("carried forward from an earlier round: confirm or change it")
     return problems
@@ -94,8 +98,14 @@ def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assig
     assignment.submitted_at = utcnow()
     session.add(assignment)
     record_event(
-        session=session, user_id=user_id, action="assignment.submitted", entity="assignment", entity_id=assignment.id,
-        old={"status": "in_progress"}, new={"status": "submitted"}, country_round_id=assignment.country_round_id,
+        session=session,
+        user_id=user_id,
+        action="assignment.submitted",
+        entity="assignment",
+        entity_id=assignment.id,
+        old={"status": "in_progress"},
+        new={"status": "submitted"},
+        country_round_id=assignment.country_round_id,
     )
     session.flush()
     statuses = session.exec(select(Assignment.status).where(Assignment.country_round_id == assignment.country_round_id)).all()

@@ -70,10 +70,10 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook
 from rightsdb.errors import InvalidInput
+from rightsdb.importing.reader import read_table
 from rightsdb.importing.rows import AnswerRow, Progress, RowProblem, check_columns, parse_rows
 from rightsdb.importing.writer import write_final, write_submission
 from rightsdb.models import Assignment, Country, CountryRound, Decision, LegalSource, Round, User
-from rightsdb.importing.reader import read_table
 
 MODES = ("submission", "final")
 SUPERVISING_ROLES = ("supervisor", "admin")
@@ -164,18 +164,26 @@ def _check_submission(session: Session, round_: Round, coder: User, answers, pro
         if assignment is None:
             problems.append(RowProblem(line, "country_iso3", f"{coder.email} has no assignment for {iso3} in round {round_.name}"))
         elif assignment.status != "in_progress":
-            problems.append(RowProblem(line, "country_iso3", f"{coder.email}'s assignment for {iso3} is {assignment.status}; a supervisor must reopen it first"))
+            problems.append(
+                RowProblem(
+                    line, "country_iso3", f"{coder.email}'s assignment for {iso3} is {assignment.status}; a supervisor must reopen it first"
+                )
+            )
     return assignments
 
 
-def _check_final(session: Session, round_: Round, codebook: Codebook, answers, mentioned: set, problems: list[RowProblem]) -> dict[str, CountryRound]:
+def _check_final(
+    session: Session, round_: Round, codebook: Codebook, answers, mentioned: set, problems: list[RowProblem]
+) -> dict[str, CountryRound]:
     """Refuse partial codings and country-rounds that are already coded in the system."""
     first = _first_lines(answers)
     for iso3, line in sorted(first.items()):
         missing = [i for i in codebook.indicator_ids if (iso3, i) not in mentioned]
         if missing:
             problems.append(RowProblem(line, "indicator_id", f"a final coding needs every indicator; {iso3} lacks {', '.join(missing)}"))
-    existing = session.exec(select(CountryRound).where(CountryRound.round_id == round_.id, CountryRound.country_iso3.in_(list(first)))).all()
+    existing = session.exec(
+        select(CountryRound).where(CountryRound.round_id == round_.id, CountryRound.country_iso3.in_(list(first)))
+    ).all()
     by_country = {cr.country_iso3: cr for cr in existing}
     ids = [cr.id for cr in existing]
     if ids:
@@ -183,7 +191,13 @@ def _check_final(session: Session, round_: Round, codebook: Codebook, answers, m
         busy |= set(session.exec(select(Decision.country_round_id).where(Decision.country_round_id.in_(ids))).all())
         for cr in existing:
             if cr.id in busy:
-                problems.append(RowProblem(first[cr.country_iso3], "country_iso3", f"{cr.country_iso3} is already being coded or final in round {round_.name}; a final import only fills country-rounds not coded in the system"))
+                problems.append(
+                    RowProblem(
+                        first[cr.country_iso3],
+                        "country_iso3",
+                        f"{cr.country_iso3} is already being coded or final in round {round_.name}; a final import only fills country-rounds not coded in the system",
+                    )
+                )
     return by_country
 
 
@@ -216,7 +230,9 @@ def import_codings(
     if round_ is None:
         options.append(("--round", f"no round named {round_name!r}"))
     elif round_.codebook_version != codebook.version:
-        options.append(("--round", f"round {round_name} uses codebook version {round_.codebook_version}, the loaded codebook is {codebook.version}"))
+        options.append(
+            ("--round", f"round {round_name} uses codebook version {round_.codebook_version}, the loaded codebook is {codebook.version}")
+        )
         round_ = None
     if mode == "submission":
         user = _find_user(session, user_email, "--coder", options)
@@ -255,7 +271,9 @@ def import_codings(
     for answer in answers.values():
         by_country[answer.country_iso3].append(answer)
     _create_sources(session, answers, sources, user)
-    context = dict(session=session, codebook=codebook, by_country=by_country, sources=sources, user=user, file_name=path.name, progress=progress)
+    context = dict(
+        session=session, codebook=codebook, by_country=by_country, sources=sources, user=user, file_name=path.name, progress=progress
+    )
     if mode == "submission":
         # Citations an answer already had are not added twice: report what was really added.
         summary.citations = write_submission(assignments=targets, **context)
@@ -299,6 +317,10 @@ def _create_sources(session: Session, answers, sources: dict, user: User) -> Non
     session.flush()
     for source in created:
         record_event(
-            session=session, user_id=user.id, action="legal_source.create", entity="legal_source", entity_id=source.id,
+            session=session,
+            user_id=user.id,
+            action="legal_source.create",
+            entity="legal_source",
+            entity_id=source.id,
             new={"country": source.country_iso3, "instrument_type": source.instrument_type, "title": source.title, "via": "import"},
         )

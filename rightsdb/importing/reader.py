@@ -105,7 +105,9 @@ def _xlsx_lines(path: Path, sheet: str | None) -> list[tuple[int, list[str]]]:
             raise InvalidInput(f"{path.name} has no sheet named {sheet!r} (sheets: {names}).", [("--sheet", "unknown sheet")])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            return [(number, [_cell_text(v) for v in values]) for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1)]
+            return [
+                (number, [_cell_text(v) for v in values]) for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1)
+            ]
     finally:
         workbook.close()
 
@@ -122,7 +124,7 @@ def _table(lines: list[tuple[int, list[str]]]) -> Table:
     columns = tuple(name.strip().lower() for name in header)
     rows, overlong = [], []
     for number, cells in lines[1:]:
-        extra = cells[len(columns):]
+        extra = cells[len(columns) :]
         if any(extra):
             overlong.append(number)
         padded = cells[: len(columns)] + [""] * (len(columns) - len(cells))

@@ -8,9 +8,9 @@ table lives in `rightsdb.importer`'s docstring.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from rightsdb.codebook import Codebook, rules
 from rightsdb.codebook.rules import ANSWER_CODES, CITATION_LIMITS
@@ -31,8 +31,13 @@ CITATION_COLUMNS = (
 )
 COLUMNS = ANSWER_COLUMNS + CITATION_COLUMNS
 # Field sizes of the tables the values go into (the citation limits of the codebook's rules).
-MAX_LENGTHS = {"source_title": CITATION_LIMITS["title"], "source_url": CITATION_LIMITS["url"], "citation_url": CITATION_LIMITS["url"],
-               "pinpoint": CITATION_LIMITS["pinpoint"], "language": CITATION_LIMITS["language"]}
+MAX_LENGTHS = {
+    "source_title": CITATION_LIMITS["title"],
+    "source_url": CITATION_LIMITS["url"],
+    "citation_url": CITATION_LIMITS["url"],
+    "pinpoint": CITATION_LIMITS["pinpoint"],
+    "language": CITATION_LIMITS["language"],
+}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 PROGRESS_EVERY = 500
@@ -75,8 +80,17 @@ class CitationRow:
 
     def content(self) -> tuple:
         """Everything but the line number: two rows with equal content are the same citation."""
-        return (self.instrument_type, self.source_title, self.source_url, self.date_in_force, self.language,
-                self.pinpoint, self.citation_url, self.excerpt, self.translation)
+        return (
+            self.instrument_type,
+            self.source_title,
+            self.source_url,
+            self.date_in_force,
+            self.language,
+            self.pinpoint,
+            self.citation_url,
+            self.excerpt,
+            self.translation,
+        )
 
 
 @dataclass
@@ -241,9 +255,17 @@ def parse_rows(
         if previous is None:
             answers[answer.key] = previous = answer
         else:
-            for column, mine, theirs in (("answer", answer.value, previous.value), ("groups", answer.groups, previous.groups), ("notes", answer.notes, previous.notes)):
+            for column, mine, theirs in (
+                ("answer", answer.value, previous.value),
+                ("groups", answer.groups, previous.groups),
+                ("notes", answer.notes, previous.notes),
+            ):
                 if mine != theirs:
-                    add(line, column, f"conflicts with line {previous.line} for {answer.country_iso3} {answer.indicator_id} (rows for the same country and indicator must give the same answer, groups and notes)")
+                    add(
+                        line,
+                        column,
+                        f"conflicts with line {previous.line} for {answer.country_iso3} {answer.indicator_id} (rows for the same country and indicator must give the same answer, groups and notes)",
+                    )
         if any(cells.get(c, "") for c in CITATION_COLUMNS):
             cited.add(answer.key)
         if citation is None:
@@ -258,7 +280,9 @@ def parse_rows(
         first = sources.setdefault(source_key, (line,) + details)
         for column, mine, theirs in zip(("source_url", "date_in_force", "language"), details, first[1:]):
             if mine != theirs:
-                add(line, column, f"differs from line {first[0]} for the same source {citation.source_title!r} ({citation.instrument_type})")
+                add(
+                    line, column, f"differs from line {first[0]} for the same source {citation.source_title!r} ({citation.instrument_type})"
+                )
         previous.citations.append(citation)
     for answer in answers.values():
         if rules.needs_citation(answer.value) and not answer.citations and answer.key not in cited:

@@ -12,6 +12,7 @@ from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook
 from rightsdb.importing.rows import AnswerRow, Progress
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, LegalSource, Round, User, utcnow
+
 IMPORT_SLOT = "A"  # the slot an imported final coding occupies (see rightsdb.importer)
 
 
@@ -61,8 +62,13 @@ def _add_citations(
     for answer_id, items in added.items():
         for item in items:
             record_event(
-                session=session, user_id=user.id, action="citation.create", entity="citation", entity_id=item.id,
-                country_round_id=country_round_id, new={"answer_id": answer_id, "source_id": item.source_id, "pinpoint": item.pinpoint, "via": "import"},
+                session=session,
+                user_id=user.id,
+                action="citation.create",
+                entity="citation",
+                entity_id=item.id,
+                country_round_id=country_round_id,
+                new={"answer_id": answer_id, "source_id": item.source_id, "pinpoint": item.pinpoint, "via": "import"},
             )
     return added
 
@@ -85,7 +91,9 @@ def write_submission(
     existing: dict[int, list[tuple[int, str]]] = {}
     if current:
         for answer_id, source_id, pinpoint in session.exec(
-            select(Citation.answer_id, Citation.source_id, Citation.pinpoint).where(Citation.answer_id.in_([a.id for a in current])).order_by(Citation.position, Citation.id)
+            select(Citation.answer_id, Citation.source_id, Citation.pinpoint)
+            .where(Citation.answer_id.in_([a.id for a in current]))
+            .order_by(Citation.position, Citation.id)
         ).all():
             existing.setdefault(answer_id, []).append((source_id, pinpoint))
     total = sum(_line_count(r) for rows in by_country.values() for r in rows)
@@ -109,13 +117,23 @@ def write_submission(
         session.flush()
         for (answer, _row), old in zip(pairs, olds):
             record_event(
-                session=session, user_id=user.id, action="answer.import", entity="answer", entity_id=answer.id,
-                country_round_id=assignment.country_round_id, old=old, new=_answer_state(answer),
+                session=session,
+                user_id=user.id,
+                action="answer.import",
+                entity="answer",
+                entity_id=answer.id,
+                country_round_id=assignment.country_round_id,
+                old=old,
+                new=_answer_state(answer),
             )
         added = _add_citations(session, pairs, sources, user, assignment.country_round_id, existing)
         cited[iso3] = sum(len(v) for v in added.values())
         record_event(
-            session=session, user_id=user.id, action="import.submission", entity="assignment", entity_id=assignment.id,
+            session=session,
+            user_id=user.id,
+            action="import.submission",
+            entity="assignment",
+            entity_id=assignment.id,
             country_round_id=assignment.country_round_id,
             new={"file": file_name, "country": iso3, "answers": len(pairs), "citations": cited[iso3]},
         )
@@ -151,40 +169,72 @@ def write_final(
             session.add(country_round)
             session.flush()
             record_event(
-                session=session, user_id=user.id, action="country_round.create", entity="country_round", entity_id=country_round.id,
-                country_round_id=country_round.id, new={"round": round_.name, "country": iso3, "via": "import"},
+                session=session,
+                user_id=user.id,
+                action="country_round.create",
+                entity="country_round",
+                entity_id=country_round.id,
+                country_round_id=country_round.id,
+                new={"round": round_.name, "country": iso3, "via": "import"},
             )
         assignment = Assignment(
-            country_round_id=country_round.id, slot=IMPORT_SLOT, coder_id=user.id, status="submitted", submitted_at=now,
+            country_round_id=country_round.id,
+            slot=IMPORT_SLOT,
+            coder_id=user.id,
+            status="submitted",
+            submitted_at=now,
             message=f"Imported final coding from {file_name}: {reason}",
         )
         session.add(assignment)
         session.flush()
         record_event(
-            session=session, user_id=user.id, action="assignment.import", entity="assignment", entity_id=assignment.id,
-            country_round_id=country_round.id, new={"slot": IMPORT_SLOT, "coder_id": user.id, "status": "submitted", "file": file_name},
+            session=session,
+            user_id=user.id,
+            action="assignment.import",
+            entity="assignment",
+            entity_id=assignment.id,
+            country_round_id=country_round.id,
+            new={"slot": IMPORT_SLOT, "coder_id": user.id, "status": "submitted", "file": file_name},
         )
         pairs = []
         for row in _ordered(by_country[iso3], codebook):
             answer = Answer(
-                assignment_id=assignment.id, indicator_id=row.indicator_id, value=row.value, groups=list(row.groups), notes=row.notes,
-                codebook_version=codebook.version, updated_at=now, updated_by_id=user.id,
+                assignment_id=assignment.id,
+                indicator_id=row.indicator_id,
+                value=row.value,
+                groups=list(row.groups),
+                notes=row.notes,
+                codebook_version=codebook.version,
+                updated_at=now,
+                updated_by_id=user.id,
             )
             session.add(answer)
             pairs.append((answer, row))
         session.flush()
         for answer, _row in pairs:
             record_event(
-                session=session, user_id=user.id, action="answer.import", entity="answer", entity_id=answer.id,
-                country_round_id=country_round.id, new=_answer_state(answer),
+                session=session,
+                user_id=user.id,
+                action="answer.import",
+                entity="answer",
+                entity_id=answer.id,
+                country_round_id=country_round.id,
+                new=_answer_state(answer),
             )
         added = _add_citations(session, pairs, sources, user, country_round.id, {})
         cited[iso3] = sum(len(v) for v in added.values())
         decisions = []
         for answer, row in pairs:
             decision = Decision(
-                country_round_id=country_round.id, indicator_id=row.indicator_id, value=row.value, groups=list(row.groups),
-                outcome="reconciled", chosen="other", reason=reason, decided_by_id=user.id, decided_at=now,
+                country_round_id=country_round.id,
+                indicator_id=row.indicator_id,
+                value=row.value,
+                groups=list(row.groups),
+                outcome="reconciled",
+                chosen="other",
+                reason=reason,
+                decided_by_id=user.id,
+                decided_at=now,
             )
             session.add(decision)
             decisions.append((decision, answer))
@@ -193,18 +243,38 @@ def write_final(
             for citation in added.get(answer.id, []):
                 session.add(DecisionCitation(decision_id=decision.id, citation_id=citation.id))
             record_event(
-                session=session, user_id=user.id, action="decision.create", entity="decision", entity_id=decision.id,
+                session=session,
+                user_id=user.id,
+                action="decision.create",
+                entity="decision",
+                entity_id=decision.id,
                 country_round_id=country_round.id,
-                new={"indicator_id": decision.indicator_id, "value": decision.value, "groups": list(decision.groups),
-                     "outcome": decision.outcome, "chosen": decision.chosen, "reason": reason},
+                new={
+                    "indicator_id": decision.indicator_id,
+                    "value": decision.value,
+                    "groups": list(decision.groups),
+                    "outcome": decision.outcome,
+                    "chosen": decision.chosen,
+                    "reason": reason,
+                },
             )
         country_round.finalized_at = now
         session.add(country_round)
         record_event(
-            session=session, user_id=user.id, action="import.final", entity="country_round", entity_id=country_round.id,
+            session=session,
+            user_id=user.id,
+            action="import.final",
+            entity="country_round",
+            entity_id=country_round.id,
             country_round_id=country_round.id,
-            new={"file": file_name, "round": round_.name, "country": iso3, "decisions": len(decisions),
-                 "citations": cited[iso3], "finalized_at": now.isoformat()},
+            new={
+                "file": file_name,
+                "round": round_.name,
+                "country": iso3,
+                "decisions": len(decisions),
+                "citations": cited[iso3],
+                "finalized_at": now.isoformat(),
+            },
         )
         session.flush()
         done += sum(_line_count(r) for r in by_country[iso3])

@@ -8,7 +8,7 @@ in the target directory and renamed, so a crash never leaves a half-written back
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ def backup_database(*, url: str, path: str | Path, force: bool = False) -> dict[
         described = backup_sqlite(url, temporary) if kind == "sqlite" else backup_postgres(url, temporary)
         manifest = {
             **described,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "database": sa.engine.make_url(url).render_as_string(hide_password=True),
             "file": path.name,
             "sha256": file_sha256(temporary),
@@ -63,24 +63,6 @@ def backup_database(*, url: str, path: str | Path, force: bool = False) -> dict[
         move_into_place(temporary, path, force=force)
     write_manifest(path, manifest)
     return manifest
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def inspect_backup(*, url: str, path: str | Path) -> dict[str, Any]:
@@ -102,12 +84,6 @@ def inspect_backup(*, url: str, path: str | Path) -> dict[str, Any]:
     if kind == "sqlite":
         return inspect_sqlite(path)
     return inspect_postgres(path, url)
-
-
-
-
-
-
 
 
 def restore_database(*, url: str, path: str | Path) -> dict[str, Any]:
@@ -139,7 +115,5 @@ def restore_database(*, url: str, path: str | Path) -> dict[str, Any]:
     restored["verified"] = None if not expected else expected == restored["fingerprint"]
     # pg_restore --clean only replaces what the archive holds: tables made later are left as they were.
     restored["extra_tables"] = sorted(set(restored["tables"]) - set(manifest.get("tables") or restored["tables"]))
-    restored["restored_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    restored["restored_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return restored
-
-

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import click
 from sqlmodel import Session
@@ -153,8 +153,8 @@ def _echo_database_state(state: dict) -> None:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def backup(path: str, force: bool) -> None:
     """Back up the whole database to PATH (and a manifest to PATH.json)."""
-    from rightsdb.ops.backup_manifest import BackupError, manifest_path
     from rightsdb.ops.backup import backup_database
+    from rightsdb.ops.backup_manifest import BackupError, manifest_path
 
     url = Settings.from_env().DATABASE_URL
     try:
@@ -173,8 +173,8 @@ def restore(path: str, yes: bool) -> None:
     """Replace the whole database with the backup at PATH."""
     from sqlalchemy.engine import make_url
 
-    from rightsdb.ops.backup_manifest import BackupError
     from rightsdb.ops.backup import inspect_backup, restore_database
+    from rightsdb.ops.backup_manifest import BackupError
 
     url = Settings.from_env().DATABASE_URL
     shown_url = make_url(url).render_as_string(hide_password=True)
@@ -191,7 +191,11 @@ def restore(path: str, yes: bool) -> None:
     if report["verified"] is False:
         extra = f" Tables not in the backup, left as they were: {', '.join(report['extra_tables'])}." if report["extra_tables"] else ""
         raise click.ClickException("The restored content does not match the fingerprint in the backup's manifest." + extra)
-    click.echo("Verified: the content matches the backup's manifest." if report["verified"] else "No manifest found next to the backup: content not verified.")
+    click.echo(
+        "Verified: the content matches the backup's manifest."
+        if report["verified"]
+        else "No manifest found next to the backup: content not verified."
+    )
 
 
 @main.command("import")
@@ -215,6 +219,7 @@ def import_file(file, round_name, as_submission, as_final, coder, reason, superv
         raise click.UsageError("--as-submission needs --coder EMAIL and takes no --reason or --supervisor.")
     if as_final and (coder or not reason):
         raise click.UsageError("--as-final needs --reason TEXT (and optionally --supervisor EMAIL), not --coder.")
+
     def progress(stage: str, done: int, total: int) -> None:
         click.echo(f"{stage} {done}/{total} rows", err=True)
 
@@ -223,9 +228,16 @@ def import_file(file, round_name, as_submission, as_final, coder, reason, superv
         with app.app_context(), _session(app) as session:
             try:
                 report = import_codings(
-                    session=session, codebook=app.extensions["rightsdb.codebook"], path=file, round_name=round_name,
-                    mode="submission" if as_submission else "final", user_email=coder if as_submission else supervisor,
-                    reason=reason or "", sheet=sheet, dry_run=dry_run, progress=progress,
+                    session=session,
+                    codebook=app.extensions["rightsdb.codebook"],
+                    path=file,
+                    round_name=round_name,
+                    mode="submission" if as_submission else "final",
+                    user_email=coder if as_submission else supervisor,
+                    reason=reason or "",
+                    sheet=sheet,
+                    dry_run=dry_run,
+                    progress=progress,
                 )
             except InvalidInput as exc:
                 session.rollback()
@@ -266,8 +278,14 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
     with app.app_context(), _session(app) as session:
         try:
             release = publish_release(
-                session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=exports_dir, version=version,
-                title=title, notes=notes, release_date=release_date.date() if release_date else date_type.today(), synthetic=synthetic,
+                session=session,
+                codebook=app.extensions["rightsdb.codebook"],
+                exports_dir=exports_dir,
+                version=version,
+                title=title,
+                notes=notes,
+                release_date=release_date.date() if release_date else date_type.today(),
+                synthetic=synthetic,
                 progress=click.echo,
             )
         except DomainError as exc:
@@ -290,14 +308,16 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
 def release_verify(version: str) -> None:
     """Rebuild release VERSION from its snapshot and compare every file with SHA256SUMS."""
     from rightsdb.errors import DomainError
-    from rightsdb.publishing.verify import SNAPSHOT_PROBLEM, verify_release
     from rightsdb.publishing.publish import get_release
+    from rightsdb.publishing.verify import SNAPSHOT_PROBLEM, verify_release
 
     app = _app()
     with app.app_context(), _session(app) as session:
         try:
             release = get_release(session=session, version=version)
-            problems = verify_release(session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=app.config["EXPORTS_DIR"], release=release)
+            problems = verify_release(
+                session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=app.config["EXPORTS_DIR"], release=release
+            )
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
     if problems:

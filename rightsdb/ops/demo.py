@@ -11,17 +11,17 @@ again changes nothing.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from sqlmodel import Session, select
 
 from rightsdb.accounts.users import create_user
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import CONDITIONAL, NOT_APPLICABLE, NOT_PROVIDED, PROVIDED
-from rightsdb.ops.countries import add_synthetic_country, load_iso_countries
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, LegalSource, Round, User, utcnow
+from rightsdb.ops.countries import add_synthetic_country, load_iso_countries
 
 DEMO_PASSWORD = "demo-password-2026"
 SYNTHETIC = "synthetic demonstration data"
@@ -48,14 +48,30 @@ DEMO_COUNTRIES = [
 
 # Invented instruments, each with an excerpt language, to show multilingual citations round-trip.
 DEMO_SOURCES = [
-    ("constitution", "Constitution of {name} (synthetic)", "de",
-     "Artikel 3: Alle Menschen sind vor dem Gesetz gleich, unabhängig von ihrer Staatsangehörigkeit. [synthetisch]"),
-    ("statute", "Aliens Act of {name} (synthetic)", "ru",
-     "Статья 12. Иностранные граждане пользуются правами наравне с гражданами. [синтетический текст]"),
-    ("regulation", "Residence Regulation of {name} (synthetic)", "tr",
-     "Madde 5: Yabancılar, çalışma izni ile işçi sağlığı güvencesinden yararlanır. [sentetik]"),
-    ("case_law", "Supreme Court of {name}, judgment 14/2024 (synthetic)", "ar",
-     "المادة ٧: لكل شخص الحق في اللجوء إلى القضاء دون تمييز بسبب الجنسية. [بيانات تجريبية]"),
+    (
+        "constitution",
+        "Constitution of {name} (synthetic)",
+        "de",
+        "Artikel 3: Alle Menschen sind vor dem Gesetz gleich, unabhängig von ihrer Staatsangehörigkeit. [synthetisch]",
+    ),
+    (
+        "statute",
+        "Aliens Act of {name} (synthetic)",
+        "ru",
+        "Статья 12. Иностранные граждане пользуются правами наравне с гражданами. [синтетический текст]",
+    ),
+    (
+        "regulation",
+        "Residence Regulation of {name} (synthetic)",
+        "tr",
+        "Madde 5: Yabancılar, çalışma izni ile işçi sağlığı güvencesinden yararlanır. [sentetik]",
+    ),
+    (
+        "case_law",
+        "Supreme Court of {name}, judgment 14/2024 (synthetic)",
+        "ar",
+        "المادة ٧: لكل شخص الحق في اللجوء إلى القضاء دون تمييز بسبب الجنسية. [بيانات تجريبية]",
+    ),
 ]
 
 ROUNDS = [("2025", date(2025, 1, 1)), ("2026", date(2026, 1, 1))]
@@ -104,8 +120,12 @@ def _sources(session: Session, iso3: str, name: str) -> list[LegalSource]:
     sources = []
     for kind, title, language, _excerpt in DEMO_SOURCES:
         source = LegalSource(
-            country_iso3=iso3, instrument_type=kind, title=title.format(name=name),
-            url=f"https://example.org/synthetic/{iso3.lower()}/{kind}", date_in_force=date(2020, 1, 1), language=language,
+            country_iso3=iso3,
+            instrument_type=kind,
+            title=title.format(name=name),
+            url=f"https://example.org/synthetic/{iso3.lower()}/{kind}",
+            date_in_force=date(2020, 1, 1),
+            language=language,
         )
         session.add(source)
         sources.append(source)
@@ -125,7 +145,11 @@ def _coding(codebook: Codebook, seed: str) -> dict[str, tuple[str, list[str], st
         elif roll < 0.75:
             coding[indicator.id] = (CONDITIONAL, sorted(rng.sample(groups[:4], 2)), "Limited to the groups named (synthetic).")
         elif roll < 0.97:
-            coding[indicator.id] = (NOT_PROVIDED, [], "Searched the constitution, the Aliens Act and case law; no provision found (synthetic).")
+            coding[indicator.id] = (
+                NOT_PROVIDED,
+                [],
+                "Searched the constitution, the Aliens Act and case law; no provision found (synthetic).",
+            )
         else:
             coding[indicator.id] = (NOT_APPLICABLE, [], "The procedure does not exist in this fictional legal system (synthetic).")
     return coding
@@ -145,16 +169,33 @@ def _disagree(codebook: Codebook, base: dict, seed: str, share: float) -> dict:
     return other
 
 
-def _write_answers(session: Session, codebook: Codebook, assignment: Assignment, coding: dict, sources: list[LegalSource],
-                   coder: User, *, limit: int | None = None) -> None:
+def _write_answers(
+    session: Session,
+    codebook: Codebook,
+    assignment: Assignment,
+    coding: dict,
+    sources: list[LegalSource],
+    coder: User,
+    *,
+    limit: int | None = None,
+) -> None:
     """Store a coder's answers with citations; `limit` leaves the rest unanswered (work in progress)."""
     answers = []
     for index, indicator in enumerate(codebook.indicators):
         if limit is not None and index >= limit:
             break
         value, groups, notes = coding[indicator.id]
-        answers.append(Answer(assignment_id=assignment.id, indicator_id=indicator.id, value=value, groups=groups, notes=notes,
-                              codebook_version=codebook.version, updated_by_id=coder.id))
+        answers.append(
+            Answer(
+                assignment_id=assignment.id,
+                indicator_id=indicator.id,
+                value=value,
+                groups=groups,
+                notes=notes,
+                codebook_version=codebook.version,
+                updated_by_id=coder.id,
+            )
+        )
     session.add_all(answers)
     session.flush()
     for index, answer in enumerate(answers):
@@ -162,13 +203,23 @@ def _write_answers(session: Session, codebook: Codebook, assignment: Assignment,
             continue
         kind, _title, _language, excerpt = DEMO_SOURCES[index % len(DEMO_SOURCES)]
         source = sources[index % len(sources)]
-        session.add(Citation(answer_id=answer.id, source_id=source.id, pinpoint=f"Art. {index + 1}",
-                             url=f"{source.url}#art{index + 1}", excerpt=excerpt,
-                             translation="Synthetic excerpt written for the demonstration; not a real law.", position=0))
+        session.add(
+            Citation(
+                answer_id=answer.id,
+                source_id=source.id,
+                pinpoint=f"Art. {index + 1}",
+                url=f"{source.url}#art{index + 1}",
+                excerpt=excerpt,
+                translation="Synthetic excerpt written for the demonstration; not a real law.",
+                position=0,
+            )
+        )
     session.flush()
 
 
-def _country_round(session: Session, round_: Round, iso3: str, coders: tuple[User, User]) -> tuple[CountryRound, Assignment, Assignment, bool]:
+def _country_round(
+    session: Session, round_: Round, iso3: str, coders: tuple[User, User]
+) -> tuple[CountryRound, Assignment, Assignment, bool]:
     country_round = session.exec(select(CountryRound).where(CountryRound.round_id == round_.id, CountryRound.country_iso3 == iso3)).first()
     if country_round is not None:
         a, b = sorted(country_round.assignments, key=lambda x: x.slot)
@@ -183,8 +234,9 @@ def _country_round(session: Session, round_: Round, iso3: str, coders: tuple[Use
     return country_round, a, b, True
 
 
-def load_demo(*, session: Session, codebook: Codebook, app_config: dict | None = None,
-              progress: Callable[[str], None] = lambda _m: None) -> DemoReport:
+def load_demo(
+    *, session: Session, codebook: Codebook, app_config: dict | None = None, progress: Callable[[str], None] = lambda _m: None
+) -> DemoReport:
     """Load the synthetic demonstration data; safe to run again (idempotent)."""
     report = DemoReport()
     progress("[1/5] ISO country list")
@@ -203,8 +255,13 @@ def load_demo(*, session: Session, codebook: Codebook, app_config: dict | None =
     for round_name, reference in ROUNDS:
         round_ = session.exec(select(Round).where(Round.name == round_name)).first()
         if round_ is None:
-            round_ = Round(name=round_name, reference_date=reference, codebook_version=codebook.version,
-                           notes=f"Demonstration round ({SYNTHETIC}).", created_by_id=supervisor.id)
+            round_ = Round(
+                name=round_name,
+                reference_date=reference,
+                codebook_version=codebook.version,
+                notes=f"Demonstration round ({SYNTHETIC}).",
+                created_by_id=supervisor.id,
+            )
             session.add(round_)
             session.flush()
             report.created.append(f"round {round_name}")
@@ -260,8 +317,13 @@ def _settle(*, session: Session, codebook: Codebook, supervisor: User, to_settle
             slot = "A" if position % 2 == 0 else "B"
             citation_ids = [c.id for s, c in review.citations() if s == slot]
             resolve(
-                session=session, codebook=codebook, country_round_id=country_round.id, indicator_id=indicator_id,
-                choice=slot, citation_ids=citation_ids, actor_id=supervisor.id,
+                session=session,
+                codebook=codebook,
+                country_round_id=country_round.id,
+                indicator_id=indicator_id,
+                choice=slot,
+                citation_ids=citation_ids,
+                actor_id=supervisor.id,
                 reason=f"Coder {slot}'s reading of the cited provision is the better one (synthetic demonstration reason).",
             )
 
@@ -278,10 +340,15 @@ def _release(*, session: Session, codebook: Codebook, supervisor: User, app_conf
     discard_release_files(exports_dir=exports_dir, version=DEMO_RELEASE_VERSION)
     session.flush()
     publish_release(
-        session=session, codebook=codebook, exports_dir=exports_dir, version=DEMO_RELEASE_VERSION,
+        session=session,
+        codebook=codebook,
+        exports_dir=exports_dir,
+        version=DEMO_RELEASE_VERSION,
         title="Demonstration release (synthetic demonstration data)",
         notes="Synthetic demonstration data: fictional jurisdictions with ISO 3166 user-assigned codes. "
-              "Not a finding about any real country's law.",
-        release_date=date(2026, 1, 31), synthetic=True, user_id=supervisor.id,
+        "Not a finding about any real country's law.",
+        release_date=date(2026, 1, 31),
+        synthetic=True,
+        user_id=supervisor.id,
     )
     report.created.append(f"release {DEMO_RELEASE_VERSION}")

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session
 
-from rightsdb.publishing import scoring
 from rightsdb.codebook import Codebook
 from rightsdb.models import Release
 from rightsdb.process import collector_paused, freeze_long_lived
+from rightsdb.publishing import scoring
 from rightsdb.publishing.collect import CITATION_FIELDS
 from rightsdb.publishing.snapshot import release_inputs
 
@@ -103,7 +103,7 @@ class ReleaseInfo:
     sha256: str
 
     @classmethod
-    def of(cls, release: Release) -> "ReleaseInfo":
+    def of(cls, release: Release) -> ReleaseInfo:
         """Copy the public fields of a Release row."""
         return cls(**{f: getattr(release, f) for f in cls.__dataclass_fields__})
 
@@ -131,14 +131,27 @@ class ScoreRow:
         """Return the value a table sorts on: a category id, an aggregate, or a text column."""
         if key in self.categories:
             return self.categories[key]
-        return {"country": self.name, "iso3": self.iso3, "region": self.region, "round": self.round,
-                "category_mean": self.category_mean, "pooled": self.pooled}[key]
+        return {
+            "country": self.name,
+            "iso3": self.iso3,
+            "region": self.region,
+            "round": self.round,
+            "category_mean": self.category_mean,
+            "pooled": self.pooled,
+        }[key]
 
     def as_json(self) -> dict[str, Any]:
         """Return the row as JSON values."""
-        return {"iso3": self.iso3, "country": self.name, "region": self.region, "round": self.round,
-                "reference_date": self.reference_date, "categories": dict(self.categories),
-                "category_mean": self.category_mean, "pooled": self.pooled}
+        return {
+            "iso3": self.iso3,
+            "country": self.name,
+            "region": self.region,
+            "round": self.round,
+            "reference_date": self.reference_date,
+            "categories": dict(self.categories),
+            "category_mean": self.category_mean,
+            "pooled": self.pooled,
+        }
 
 
 @dataclass
@@ -204,8 +217,18 @@ def _build_catalog(*, session: Session, codebook: Codebook, release: Release) ->
     for (iso3, round_, reference_date), answers in sorted(by_country_round.items()):
         result = scoring.score_answers(answers, codebook=codebook, scheme_id=release.scheme)
         country = inputs.countries.get(iso3, {})
-        scores.append(ScoreRow(iso3, country.get("name", iso3), country.get("region", ""), round_, reference_date,
-                               result.categories, result.category_mean, result.pooled))
+        scores.append(
+            ScoreRow(
+                iso3,
+                country.get("name", iso3),
+                country.get("region", ""),
+                round_,
+                reference_date,
+                result.categories,
+                result.category_mean,
+                result.pooled,
+            )
+        )
     return Catalog(
         release=ReleaseInfo.of(release),
         countries=inputs.countries,

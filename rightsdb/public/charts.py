@@ -35,8 +35,9 @@ def _render(figure: Figure, title: str, *, tight: bool = True) -> bytes:
     with matplotlib.rc_context(RC), warnings.catch_warnings():
         # A name in a script the font lacks still renders (as text in the SVG): not worth failing for.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title, "Creator": "rightsdb"},
-                       bbox_inches="tight" if tight else None)
+        figure.savefig(
+            buffer, format="svg", metadata={"Date": None, "Title": title, "Creator": "rightsdb"}, bbox_inches="tight" if tight else None
+        )
     return buffer.getvalue()
 
 
@@ -79,10 +80,17 @@ def bar_chart(labels: list[str], values: list[float | None], *, title: str, xlab
         figure.subplots_adjust(left=left / width, right=(left + PLOT_WIDTH) / width, top=1 - TOP / height, bottom=BOTTOM / height)
         axes = figure.add_subplot()
         # One rectangle per bar, drawn as one collection (each still its own <path> in the SVG).
-        axes.add_collection(PolyCollection(
-            [[(0, y - 0.35), (0, y + 0.35), (w, y + 0.35), (w, y - 0.35)]
-             for y, w in enumerate(0 if v is None else v * 100 for v in values)],
-            facecolors=BAR, edgecolors="none"), autolim=False)
+        axes.add_collection(
+            PolyCollection(
+                [
+                    [(0, y - 0.35), (0, y + 0.35), (w, y + 0.35), (w, y - 0.35)]
+                    for y, w in enumerate(0 if v is None else v * 100 for v in values)
+                ],
+                facecolors=BAR,
+                edgecolors="none",
+            ),
+            autolim=False,
+        )
         for y, value in enumerate(values):
             text = "n/a" if value is None else f"{value * 100:.1f}"
             axes.text((value or 0) * 100 + 1, y, text, va="center", fontsize=8)
@@ -99,14 +107,25 @@ def bar_chart(labels: list[str], values: list[float | None], *, title: str, xlab
         axes.spines[["top", "right"]].set_visible(False)
         if note:
             # Below the axis label, so the source of the figure travels with it into a paper.
-            axes.annotate(note, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points", fontsize=7, color="#555e68", va="top")
+            axes.annotate(
+                note,
+                xy=(0, 0),
+                xycoords="axes fraction",
+                xytext=(0, -34),
+                textcoords="offset points",
+                fontsize=7,
+                color="#555e68",
+                va="top",
+            )
         return _render(figure, title, tight=False)
 
 
 RATING_COLOURS = {"red": "#c62828", "amber": "#e69b00", "green": "#2e7d32"}
 
 
-def reliability_chart(labels: list[str], alphas: list[float | None], ratings: list[str], *, red: float, amber: float, title: str, note: str = "") -> bytes:
+def reliability_chart(
+    labels: list[str], alphas: list[float | None], ratings: list[str], *, red: float, amber: float, title: str, note: str = ""
+) -> bytes:
     """Draw Krippendorff's alpha per item as horizontal bars with the red and amber cut-offs as lines.
 
     An undefined alpha (no variation to measure) gets no bar and the word "undefined", never 0 or 1.
@@ -136,8 +155,24 @@ def reliability_chart(labels: list[str], alphas: list[float | None], ratings: li
         axes.spines[["top", "right"]].set_visible(False)
         # Name the cut-off lines at the top, where no bar hides them.
         for value, name, rise in ((red, "red", 2), (amber, "amber", 11)):
-            axes.annotate(f"{name} below {value:g}", xy=(value, 1), xycoords=("data", "axes fraction"), xytext=(2, rise),
-                          textcoords="offset points", fontsize=7, color=RATING_COLOURS[name])
+            axes.annotate(
+                f"{name} below {value:g}",
+                xy=(value, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, rise),
+                textcoords="offset points",
+                fontsize=7,
+                color=RATING_COLOURS[name],
+            )
         if note:
-            axes.annotate(note, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points", fontsize=7, color="#555e68", va="top")
+            axes.annotate(
+                note,
+                xy=(0, 0),
+                xycoords="axes fraction",
+                xytext=(0, -34),
+                textcoords="offset points",
+                fontsize=7,
+                color="#555e68",
+                va="top",
+            )
         return _render(figure, title)

@@ -82,13 +82,27 @@ def world_map(entries: list[MapEntry], *, title: str) -> bytes:
     """Draw the entries' scores on a world map in five bands; returns deterministic SVG bytes without scripts."""
     drawn, _left_off = split_entries(entries)
     style = Style(
-        colors=BAND_COLOURS + (NO_SCORE_COLOUR,), background="white", plot_background="white", foreground="#1f2933",
-        foreground_strong="#1f2933", foreground_subtle="#555e68", font_family="DejaVu Sans, sans-serif",
-        title_font_size=16, legend_font_size=13,
+        colors=BAND_COLOURS + (NO_SCORE_COLOUR,),
+        background="white",
+        plot_background="white",
+        foreground="#1f2933",
+        foreground_strong="#1f2933",
+        foreground_subtle="#555e68",
+        font_family="DejaVu Sans, sans-serif",
+        title_font_size=16,
+        legend_font_size=13,
     )
     chart = World(
-        js=[], style=style, title=title, legend_at_bottom=True, legend_at_bottom_columns=len(BANDS) + 1,
-        disable_xml_declaration=False, show_legend=True, value_formatter=lambda v: f"{v:.1f}%", width=900, height=520,
+        js=[],
+        style=style,
+        title=title,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=len(BANDS) + 1,
+        disable_xml_declaration=False,
+        show_legend=True,
+        value_formatter=lambda v: f"{v:.1f}%",
+        width=900,
+        height=520,
     )
     # pygal draws a random uuid into ids and CSS selectors; a fixed one keeps the bytes stable.
     chart.uuid = CHART_ID
@@ -121,6 +135,13 @@ def map_entries(rows: list, *, countries: dict[str, dict], aggregation: str, rou
         if row.round != round_name:
             continue
         country = countries.get(row.iso3, {})
-        entries.append(MapEntry(iso2=country.get("iso2", ""), iso3=row.iso3, name=row.name,
-                                score=row.value(aggregation), synthetic=bool(country.get("synthetic"))))
+        entries.append(
+            MapEntry(
+                iso2=country.get("iso2", ""),
+                iso3=row.iso3,
+                name=row.name,
+                score=row.value(aggregation),
+                synthetic=bool(country.get("synthetic")),
+            )
+        )
     return sorted(entries, key=lambda e: e.iso3)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from rightsdb.codebook import Codebook
+from rightsdb.codebook.rules import binary_value
 from rightsdb.errors import InvalidInput
 from rightsdb.models import (
     Answer,
@@ -32,7 +33,6 @@ from rightsdb.models import (
     Release,
     Round,
 )
-from rightsdb.codebook.rules import binary_value
 from rightsdb.publishing import scoring
 
 
@@ -58,8 +58,20 @@ STREAM_ROWS = 10_000
 
 #: The columns of a snapshot row (release_answers), as collect_final returns them.
 SNAPSHOT_COLUMNS = (
-    "country_iso3", "round_name", "reference_date", "indicator_id", "category_id", "answer", "groups", "binary",
-    "score", "coder_a_answer", "coder_b_answer", "outcome", "reason", "decision_id",
+    "country_iso3",
+    "round_name",
+    "reference_date",
+    "indicator_id",
+    "category_id",
+    "answer",
+    "groups",
+    "binary",
+    "score",
+    "coder_a_answer",
+    "coder_b_answer",
+    "outcome",
+    "reason",
+    "decision_id",
 )
 
 
@@ -90,8 +102,17 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     slot_a, slot_b = aliased(Assignment), aliased(Assignment)
     answer_a, answer_b = aliased(Answer), aliased(Answer)
     decisions = connection.execute(
-        select(Decision.id, Decision.country_round_id, Decision.indicator_id, Decision.value,
-               sa.cast(Decision.groups, sa.Text), Decision.outcome, Decision.reason, answer_a.value, answer_b.value)
+        select(
+            Decision.id,
+            Decision.country_round_id,
+            Decision.indicator_id,
+            Decision.value,
+            sa.cast(Decision.groups, sa.Text),
+            Decision.outcome,
+            Decision.reason,
+            answer_a.value,
+            answer_b.value,
+        )
         .outerjoin(slot_a, sa.and_(slot_a.country_round_id == Decision.country_round_id, slot_a.slot == "A"))
         .outerjoin(answer_a, sa.and_(answer_a.assignment_id == slot_a.id, answer_a.indicator_id == Decision.indicator_id))
         .outerjoin(slot_b, sa.and_(slot_b.country_round_id == Decision.country_round_id, slot_b.slot == "B"))
@@ -102,11 +123,21 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     sources = {
         source_id: (instrument_type, title, url, date_in_force.isoformat() if date_in_force else "", language)
         for source_id, instrument_type, title, url, date_in_force, language in connection.execute(
-            select(LegalSource.id, LegalSource.instrument_type, LegalSource.title, LegalSource.url, LegalSource.date_in_force, LegalSource.language)
-            .where(LegalSource.id.in_(  # type: ignore[union-attr]
-                select(Citation.source_id).join(DecisionCitation, DecisionCitation.citation_id == Citation.id)
-                .join(Decision, Decision.id == DecisionCitation.decision_id).where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
-            ))
+            select(
+                LegalSource.id,
+                LegalSource.instrument_type,
+                LegalSource.title,
+                LegalSource.url,
+                LegalSource.date_in_force,
+                LegalSource.language,
+            ).where(
+                LegalSource.id.in_(  # type: ignore[union-attr]
+                    select(Citation.source_id)
+                    .join(DecisionCitation, DecisionCitation.citation_id == Citation.id)
+                    .join(Decision, Decision.id == DecisionCitation.decision_id)
+                    .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
+                )
+            )
         )
     }
     citations: dict[int, list[tuple]] = defaultdict(list)
@@ -121,7 +152,9 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
     for batch in driver_batches(connection, statement):
         for decision_id, source_id, pinpoint, url, excerpt, translation in batch:
             instrument_type, title, source_url, date_in_force, language = sources[source_id]
-            citations[decision_id].append((instrument_type, title, pinpoint, url or source_url, date_in_force, language, excerpt, translation))
+            citations[decision_id].append(
+                (instrument_type, title, pinpoint, url or source_url, date_in_force, language, excerpt, translation)
+            )
     indicators = codebook.indicators_by_id
     # The groups come as JSON text, cast in SQL (psycopg would parse every one): parsed once per distinct text.
     group_lists: dict = {}
@@ -196,7 +229,11 @@ def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> 
     countries = {
         iso3: {"iso3": iso3, "iso2": iso2, "numeric": numeric or "", "name": name, "region": region, "synthetic": synthetic}
         for iso3, iso2, numeric, name, region, synthetic in (
-            session.exec(select(Country.iso3, Country.iso2, Country.numeric, Country.name, Country.region, Country.synthetic).where(Country.iso3.in_(isos))).all()  # type: ignore[attr-defined]
+            session.exec(
+                select(Country.iso3, Country.iso2, Country.numeric, Country.name, Country.region, Country.synthetic).where(
+                    Country.iso3.in_(isos)
+                )
+            ).all()  # type: ignore[attr-defined]
             if isos
             else []
         )
@@ -232,7 +269,9 @@ def citation_columns(rows: list[dict]) -> pa.Table:
             owners.extend([n] * len(row["citations"]))
             flat.extend(row["citations"])
     values = list(zip(*flat)) if flat else [()] * len(CITATION_FIELDS)
-    return pa.table({
-        "record": pa.array(owners, type=pa.int32()),
-        **{name: pa.array(column, type=pa.string()) for name, column in zip(CITATION_FIELDS, values)},
-    })
+    return pa.table(
+        {
+            "record": pa.array(owners, type=pa.int32()),
+            **{name: pa.array(column, type=pa.string()) for name, column in zip(CITATION_FIELDS, values)},
+        }
+    )

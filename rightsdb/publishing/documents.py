@@ -25,7 +25,11 @@ TABLE_TITLES = {
 
 
 def _synthetic_note(release) -> str:
-    return " This release contains synthetic demonstration data (fictional countries), not findings about any real country's law." if release.synthetic else ""
+    return (
+        " This release contains synthetic demonstration data (fictional countries), not findings about any real country's law."
+        if release.synthetic
+        else ""
+    )
 
 
 def _scheme_text(codebook: Codebook, release) -> str:
@@ -39,7 +43,11 @@ def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame]) ->
     aggregation = next(a for a in codebook.scoring.aggregations if a.id == release.aggregation)
     lines = [f"# {release.title} (rightsdb release {release.version})", ""]
     if release.synthetic:
-        lines += ["**This release contains synthetic demonstration data.** The countries are fictional", "(ISO 3166 user-assigned codes); nothing here describes any real country's law.", ""]
+        lines += [
+            "**This release contains synthetic demonstration data.** The countries are fictional",
+            "(ISO 3166 user-assigned codes); nothing here describes any real country's law.",
+            "",
+        ]
     lines += [
         f"- Release date: {release.release_date.isoformat()}",
         f"- Codebook: {codebook.codebook.title}, version {release.codebook_version}",

@@ -43,32 +43,12 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: Callable[[str], None] = lambda _m: None) -> None:
     """Write every file of a release into `folder` (which the caller makes atomic), reporting "[n/total] name" per file."""
     release = inputs.release
-    tables = release_tables(inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme, citations=inputs.citations)
+    tables = release_tables(
+        inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme, citations=inputs.citations
+    )
     folder = Path(folder)
     hashes: dict[str, str] = {}
     sizes: dict[str, int] = {}

@@ -26,8 +26,8 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook
 from rightsdb.errors import Conflict, InvalidInput, NotFound
-from rightsdb.process import with_collector_paused
 from rightsdb.models import Release
+from rightsdb.process import with_collector_paused
 from rightsdb.publishing import scoring
 from rightsdb.publishing.changelog import describe_changes
 from rightsdb.publishing.collect import ReleaseInputs, collect_final, snapshot_inputs
@@ -36,20 +36,6 @@ from rightsdb.publishing.snapshot import hold_sources, load_snapshot, snapshot_a
 
 VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
 SYNTHETIC_TEXT = "synthetic demonstration data"
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def list_releases(*, session: Session) -> list[Release]:
@@ -96,24 +82,6 @@ def get_release(*, session: Session, version: str) -> Release:
     return release
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def move_into_place(temporary: Path, folder: Path) -> None:
     """Rename a release's finished temporary folder to its published name (one atomic rename)."""
     temporary.rename(folder)
@@ -129,10 +97,6 @@ def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, p
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-
-
-
-
 
 
 @with_collector_paused
@@ -235,12 +199,12 @@ def discard_release_files(*, exports_dir: str | Path, version: str) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-
-
 def release_files(*, exports_dir: str | Path, release: Release) -> list[tuple[str, int, str]]:
     """Return (relative path, size, sha256) of every published file of a release, from SHA256SUMS."""
     folder = Path(exports_dir) / release.version
     sums_path = folder / "SHA256SUMS"
     if not sums_path.exists():
         return []
-    return [(name, (folder / name).stat().st_size if (folder / name).exists() else 0, digest) for name, digest in read_sums(sums_path).items()]
+    return [
+        (name, (folder / name).stat().st_size if (folder / name).exists() else 0, digest) for name, digest in read_sums(sums_path).items()
+    ]

@@ -53,17 +53,30 @@ def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:
     # Numbered on narrow rows first, then joined to the text: sorting the wide rows (excerpts and all)
     # for the window spilled to disk on PostgreSQL at world scale.
     numbered = (
-        select(answers.c.id.label("answer_id"), cited.c.id.label("citation_id"),
-               sa.func.row_number().over(partition_by=answers.c.id, order_by=(cited.c.position, cited.c.id)).label("position"))
+        select(
+            answers.c.id.label("answer_id"),
+            cited.c.id.label("citation_id"),
+            sa.func.row_number().over(partition_by=answers.c.id, order_by=(cited.c.position, cited.c.id)).label("position"),
+        )
         .join(links, links.c.decision_id == answers.c.decision_id)
         .join(cited, cited.c.id == links.c.citation_id)
         .where(answers.c.release_id == release_id)
         .subquery("numbered")
     )
     rows = (
-        select(sa.literal(release_id, sa.Integer), numbered.c.answer_id, numbered.c.position, sources.c.instrument_type, sources.c.title,
-               cited.c.pinpoint, sa.func.coalesce(sa.func.nullif(cited.c.url, ""), sources.c.url), sources.c.date_in_force,
-               sources.c.language, cited.c.excerpt, cited.c.translation)
+        select(
+            sa.literal(release_id, sa.Integer),
+            numbered.c.answer_id,
+            numbered.c.position,
+            sources.c.instrument_type,
+            sources.c.title,
+            cited.c.pinpoint,
+            sa.func.coalesce(sa.func.nullif(cited.c.url, ""), sources.c.url),
+            sources.c.date_in_force,
+            sources.c.language,
+            cited.c.excerpt,
+            cited.c.translation,
+        )
         .join(cited, cited.c.id == numbered.c.citation_id)
         .join(sources, sources.c.id == cited.c.source_id)
     )
@@ -128,12 +141,21 @@ def freeze_answers(connection: sa.Connection, *, release_id: int, rows: list[dic
     slot_a, slot_b = aliased(Assignment), aliased(Assignment)
     answer_a, answer_b = aliased(Answer), aliased(Answer)
     values = (
-        sa.literal(release_id, sa.Integer), CountryRound.country_iso3, Round.name, Round.reference_date, Decision.indicator_id,
+        sa.literal(release_id, sa.Integer),
+        CountryRound.country_iso3,
+        Round.name,
+        Round.reference_date,
+        Decision.indicator_id,
         mapped(Decision.indicator_id, {r["indicator_id"]: r["category_id"] for r in rows}, sa.String),
-        Decision.value, Decision.groups,
+        Decision.value,
+        Decision.groups,
         mapped(Decision.value, {r["answer"]: r["binary"] for r in rows}, sa.Integer),
         mapped(Decision.value, {r["answer"]: r["score"] for r in rows}, sa.Float),
-        answer_a.value, answer_b.value, Decision.outcome, Decision.reason, Decision.id,
+        answer_a.value,
+        answer_b.value,
+        Decision.outcome,
+        Decision.reason,
+        Decision.id,
     )
     order = (
         mapped(CountryRound.country_iso3, _ranks(r["country_iso3"] for r in rows), sa.Integer),
@@ -169,7 +191,9 @@ def load_snapshot(connection: sa.Connection, *, release_id: int, rows: list[dict
     citations = freeze_citations(connection, release_id=release_id)
     expected = (len(rows), sum(len(row["citations"]) for row in rows))
     if (answers, citations) != expected:
-        raise RuntimeError(f"The snapshot froze {answers} values and {citations} citations where the files hold {expected[0]} and {expected[1]}.")
+        raise RuntimeError(
+            f"The snapshot froze {answers} values and {citations} citations where the files hold {expected[0]} and {expected[1]}."
+        )
     return answers, citations
 
 
@@ -180,8 +204,9 @@ def snapshot_answers(*, session: Session, release: Release) -> list[dict]:
     """
     columns = ("country_iso3", "round_name", "indicator_id", "answer", "groups")
     result = session.connection().execute(
-        select(*(sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in columns))  # type: ignore[arg-type]
-        .where(ReleaseAnswer.release_id == release.id)
+        select(*(sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in columns)).where(  # type: ignore[arg-type]
+            ReleaseAnswer.release_id == release.id
+        )
     )
     group_lists: dict = {}
     return [dict(zip(columns, (*row[:-1], group_list(row[-1], group_lists)))) for row in result]

@@ -43,8 +43,17 @@ LONG_COLUMNS = {
 ANSWER_COLUMNS = ("answer", "coder_a_answer", "coder_b_answer")
 CITATION_COLUMNS = ("iso3", "round", "indicator", "position", *CITATION_FIELDS)
 RELIABILITY_COLUMNS = (
-    "level", "round", "key", "n", "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
-    "prevalence", "prevalent_value", "notes",
+    "level",
+    "round",
+    "key",
+    "n",
+    "percent_agreement",
+    "cohen_kappa",
+    "krippendorff_alpha",
+    "gwet_ac1",
+    "prevalence",
+    "prevalent_value",
+    "notes",
 )
 SCORE_DIGITS = 6
 
@@ -90,7 +99,9 @@ def _citation_summary(lists: pa.ListArray) -> pa.Array:
     return pc.binary_join(pa.ListArray.from_arrays(offsets, texts), " | ")
 
 
-def long_table(records: Iterable[dict], *, countries: dict[str, dict], codebook: Codebook, citations: pa.Table | None = None) -> pd.DataFrame:
+def long_table(
+    records: Iterable[dict], *, countries: dict[str, dict], codebook: Codebook, citations: pa.Table | None = None
+) -> pd.DataFrame:
     """Build the canonical long table (one row per country, round and indicator), sorted.
 
     `citations` are the records' standing citations (see `_citation_lists`). The table carries them as a
@@ -156,7 +167,7 @@ def scores_table(long: pd.DataFrame, *, codebook: Codebook, scheme_id: str) -> p
         values = [*result.categories.values(), result.category_mean, result.pooled]
         rows.append([*key, *(None if v is None else round(v, SCORE_DIGITS) for v in values)])
     frame = pd.DataFrame(rows, columns=columns)
-    for column in columns[len(keys):]:
+    for column in columns[len(keys) :]:
         frame[column] = frame[column].astype("Float64")
     return frame
 
@@ -176,7 +187,9 @@ def codebook_table(codebook: Codebook) -> pd.DataFrame:
         }
         for n, i in enumerate(codebook.indicators)
     ]
-    return pd.DataFrame(rows, columns=["indicator", "position", "category", "category_name", "imbr_article", "provenance", "short_label", "question"])
+    return pd.DataFrame(
+        rows, columns=["indicator", "position", "category", "category_name", "imbr_article", "provenance", "short_label", "question"]
+    )
 
 
 def countries_table(long: pd.DataFrame, *, countries: dict[str, dict]) -> pd.DataFrame:
@@ -212,7 +225,9 @@ def reliability_frame(long: pd.DataFrame) -> pd.DataFrame:
     """
     units = [
         Unit(round=r, country=i, category=c, indicator=ind, coder_pair="A / B", value_a=a or None, value_b=b or None)
-        for r, i, c, ind, a, b in zip(*(long[name].tolist() for name in ("round", "iso3", "category", "indicator", "coder_a_answer", "coder_b_answer")))
+        for r, i, c, ind, a, b in zip(
+            *(long[name].tolist() for name in ("round", "iso3", "category", "indicator", "coder_a_answer", "coder_b_answer"))
+        )
     ]
     rows = [row for row in reliability_table(units, categories=ANSWER_CODES) if row["level"] != LEVELS[-1]]
     frame = pd.DataFrame(rows, columns=list(RELIABILITY_COLUMNS))
@@ -222,8 +237,9 @@ def reliability_frame(long: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def release_tables(records: list[dict], *, countries: dict[str, dict], codebook: Codebook, scheme_id: str,
-                   citations: pa.Table | None = None) -> dict[str, pd.DataFrame]:
+def release_tables(
+    records: list[dict], *, countries: dict[str, dict], codebook: Codebook, scheme_id: str, citations: pa.Table | None = None
+) -> dict[str, pd.DataFrame]:
     """Build every published table of a release from its snapshot records and their citations, in file order."""
     long = long_table(records, countries=countries, codebook=codebook, citations=citations)
     return {
@@ -237,7 +253,9 @@ def release_tables(records: list[dict], *, countries: dict[str, dict], codebook:
     }
 
 
-def custom_table(long: pd.DataFrame, *, countries: list[str], categories: list[str], indicators: list[str], rounds: list[str]) -> pd.DataFrame:
+def custom_table(
+    long: pd.DataFrame, *, countries: list[str], categories: list[str], indicators: list[str], rounds: list[str]
+) -> pd.DataFrame:
     """Return the published long-table rows of the chosen countries, categories, indicators and rounds."""
     mask = pd.Series(True, index=long.index)
     if countries:

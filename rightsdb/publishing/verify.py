@@ -11,10 +11,10 @@ from sqlmodel import Session, select
 
 from rightsdb.codebook import Codebook
 from rightsdb.errors import NotFound
-from rightsdb.process import with_collector_paused
 from rightsdb.models import Release, ReleaseAnswer, ReleaseCitation
-from rightsdb.publishing.formats import NOT_REPRODUCIBLE
+from rightsdb.process import with_collector_paused
 from rightsdb.publishing.files import read_sums, sha256_file, write_release_files
+from rightsdb.publishing.formats import NOT_REPRODUCIBLE
 from rightsdb.publishing.snapshot import release_inputs
 
 #: How verify_release's report of a damaged snapshot (not a file) starts.
@@ -37,7 +37,8 @@ def verify_release(*, session: Session, codebook: Codebook, exports_dir: str | P
     problems = []
     values = select(ReleaseAnswer.id).where(ReleaseAnswer.release_id == release.id)
     stray = session.exec(
-        select(sa.func.count()).select_from(ReleaseCitation)
+        select(sa.func.count())
+        .select_from(ReleaseCitation)
         .where(ReleaseCitation.release_id == release.id, ReleaseCitation.release_answer_id.not_in(values))  # type: ignore[attr-defined]
     ).one()
     if stray:

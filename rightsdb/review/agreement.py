@@ -52,7 +52,6 @@ from typing import Any
 import krippendorff
 import numpy as np
 
-
 _STATISTICS: tuple[str, ...] = (
     "percent_agreement",
     "cohen_kappa",
@@ -80,9 +79,7 @@ class Agreement:
     def display(self, name: str, digits: int = 3) -> str:
         """Return the named field formatted for display, or "undefined" if None."""
         if name not in _DISPLAYABLE:
-            raise ValueError(
-                f"unknown statistic {name!r}; expected one of {', '.join(_DISPLAYABLE)}"
-            )
+            raise ValueError(f"unknown statistic {name!r}; expected one of {', '.join(_DISPLAYABLE)}")
         value = getattr(self, name)
         if value is None:
             return UNDEFINED
@@ -148,11 +145,7 @@ def _nominal_alpha_of_matrix(matrix: np.ndarray) -> tuple[float | None, str | No
 
     try:
         with np.errstate(all="raise"):
-            value = float(
-                krippendorff.alpha(
-                    reliability_data=matrix, level_of_measurement="nominal"
-                )
-            )
+            value = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
     except (ValueError, FloatingPointError, ZeroDivisionError) as exc:
         return None, f"cannot be computed ({exc})"
     if not math.isfinite(value):
@@ -176,9 +169,7 @@ def nominal_alpha(
     return _nominal_alpha_with_reason(reliability_data)[0]
 
 
-def _cohen_kappa(
-    n: int, agreements: int, counts_a: Counter, counts_b: Counter
-) -> float | None:
+def _cohen_kappa(n: int, agreements: int, counts_a: Counter, counts_b: Counter) -> float | None:
     """Cohen's kappa from counts, computed exactly; None when pe == 1."""
     # po = agreements / n, pe = sum_k a_k b_k / n^2, so
     # kappa = (agreements * n - sum_k a_k b_k) / (n^2 - sum_k a_k b_k).
@@ -189,9 +180,7 @@ def _cohen_kappa(
     return float(Fraction(agreements * n - chance, denominator))
 
 
-def _gwet_ac1(
-    n: int, agreements: int, counts_total: Counter, q: int
-) -> float | None:
+def _gwet_ac1(n: int, agreements: int, counts_total: Counter, q: int) -> float | None:
     """Gwet's AC1 for two raters, computed exactly; None when q < 2."""
     if q < 2:
         return None
@@ -231,9 +220,7 @@ def agreement(
     """
     # `x == x` is False only for NaN: the same test as _is_missing, without a call per value
     # (reliability tables at world scale hold ~150,000 pairs).
-    complete = [
-        (a, b) for a, b in pairs if a is not None and b is not None and a == a and b == b
-    ]
+    complete = [(a, b) for a, b in pairs if a is not None and b is not None and a == a and b == b]
     n = len(complete)
     if n == 0:
         return Agreement(
@@ -255,9 +242,7 @@ def agreement(
         category_list = list(dict.fromkeys(categories))
         unknown = set(counts_total) - set(category_list)
         if unknown:
-            raise ValueError(
-                f"values not in categories: {', '.join(sorted(map(str, unknown)))}"
-            )
+            raise ValueError(f"values not in categories: {', '.join(sorted(map(str, unknown)))}")
         q = len(category_list)
     else:
         category_list = sorted(counts_total, key=str)
@@ -269,31 +254,22 @@ def agreement(
 
     kappa = _cohen_kappa(n, agreements, counts_a, counts_b)
     if kappa is None:
-        notes.append(
-            "kappa undefined: no variation (both coders used one value throughout)"
-        )
+        notes.append("kappa undefined: no variation (both coders used one value throughout)")
 
     # Every pair is complete: code the values with one dict lookup each, no missing-value checks.
     codes = {value: code for code, value in enumerate(counts_total)}
-    alpha, reason = _nominal_alpha_of_matrix(
-        np.array([[codes[a] for a, _ in complete], [codes[b] for _, b in complete]], dtype=np.float64)
-    )
+    alpha, reason = _nominal_alpha_of_matrix(np.array([[codes[a] for a, _ in complete], [codes[b] for _, b in complete]], dtype=np.float64))
     if alpha is None:
         notes.append(f"alpha undefined: {reason}")
 
     ac1 = _gwet_ac1(n, agreements, counts_total, q)
     if ac1 is None:
-        notes.append(
-            f"AC1 undefined: fewer than two possible categories (q = {q}); "
-            "pass the answer categories to define it"
-        )
+        notes.append(f"AC1 undefined: fewer than two possible categories (q = {q}); pass the answer categories to define it")
 
     # Most frequent answer over all 2n ratings; ties broken by category order
     # (or by sorted label when no categories are given) for determinism.
     order = {value: i for i, value in enumerate(category_list)}
-    prevalent, top = max(
-        counts_total.items(), key=lambda item: (item[1], -order[item[0]])
-    )
+    prevalent, top = max(counts_total.items(), key=lambda item: (item[1], -order[item[0]]))
     return Agreement(
         n=n,
         percent_agreement=percent,

@@ -21,15 +21,6 @@ from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import SLOTS, Assignment, Country, CountryRound, Decision, DecisionCitation, Round, User
 
 
-
-
-
-
-
-
-
-
-
 def get_round(*, session: Session, round_id: int) -> Round:
     """Return a round or raise NotFound."""
     round_ = session.get(Round, round_id)
@@ -68,7 +59,11 @@ def open_round(*, session: Session, codebook: Codebook, name: str, reference_dat
     session.add(round_)
     session.flush()
     record_event(
-        session=session, user_id=actor_id, action="round.open", entity="round", entity_id=round_.id,
+        session=session,
+        user_id=actor_id,
+        action="round.open",
+        entity="round",
+        entity_id=round_.id,
         new={"name": name, "reference_date": reference_date.isoformat(), "codebook_version": codebook.version},
     )
     return round_
@@ -97,11 +92,15 @@ def unassigned_countries(*, session: Session, round_id: int, query: str = "") ->
     if query:
         # Escape LIKE's wildcards so that "%" and "_" are searched for literally.
         like = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(sa.or_(*(func.lower(column).like(like, escape="\\") for column in (Country.name, Country.iso3, Country.region))))
+        statement = statement.where(
+            sa.or_(*(func.lower(column).like(like, escape="\\") for column in (Country.name, Country.iso3, Country.region)))
+        )
     return list(session.exec(statement.order_by(Country.name)).all())
 
 
-def assign_countries(*, session: Session, round_id: int, country_iso3s: list[str], coder_a_id: int, coder_b_id: int, actor_id: int) -> list[CountryRound]:
+def assign_countries(
+    *, session: Session, round_id: int, country_iso3s: list[str], coder_a_id: int, coder_b_id: int, actor_id: int
+) -> list[CountryRound]:
     """Add countries to a round, each coded independently by coder A and coder B (two different coders)."""
     round_ = get_round(session=session, round_id=round_id)
     if not country_iso3s:
@@ -126,8 +125,13 @@ def assign_countries(*, session: Session, round_id: int, country_iso3s: list[str
             session.add(assignment)
             session.flush()
             record_event(
-                session=session, user_id=actor_id, action="assignment.create", entity="assignment", entity_id=assignment.id,
-                country_round_id=country_round.id, new={"country": iso3, "round": round_.name, "slot": slot, "coder_id": coder.id, "coder": coder.name},
+                session=session,
+                user_id=actor_id,
+                action="assignment.create",
+                entity="assignment",
+                entity_id=assignment.id,
+                country_round_id=country_round.id,
+                new={"country": iso3, "round": round_.name, "slot": slot, "coder_id": coder.id, "coder": coder.name},
             )
         created.append(country_round)
     return created
@@ -143,10 +147,16 @@ def reassign(*, session: Session, assignment_id: int, coder_id: int, actor_id: i
         select(Assignment).where(Assignment.country_round_id == assignment.country_round_id, Assignment.id != assignment.id)
     ).first()
     if other is not None and other.coder_id == coder.id:
-        raise InvalidInput(f"{coder.name} already codes the other slot; the two codings must stay independent.", [("coder", "holds the other slot")])
+        raise InvalidInput(
+            f"{coder.name} already codes the other slot; the two codings must stay independent.", [("coder", "holds the other slot")]
+        )
     old = session.get(User, assignment.coder_id)
     record_event(
-        session=session, user_id=actor_id, action="assignment.reassign", entity="assignment", entity_id=assignment.id,
+        session=session,
+        user_id=actor_id,
+        action="assignment.reassign",
+        entity="assignment",
+        entity_id=assignment.id,
         country_round_id=assignment.country_round_id,
         old={"coder_id": assignment.coder_id, "coder": old.name if old else None},
         new={"coder_id": coder.id, "coder": coder.name},
@@ -169,12 +179,20 @@ def send_back(*, session: Session, assignment_id: int, message: str, actor_id: i
         raise InvalidInput("This country is final: change a value with a correction instead.")
     decisions = list(session.exec(select(Decision).where(Decision.country_round_id == country_round.id)).all())
     if any(d.outcome == "reconciled" for d in decisions):
-        raise InvalidInput("A supervisor has already reconciled a disagreement here: correct the value instead of sending the assignment back.")
+        raise InvalidInput(
+            "A supervisor has already reconciled a disagreement here: correct the value instead of sending the assignment back."
+        )
     if decisions:
         ids = [d.id for d in decisions]
         record_event(
-            session=session, user_id=actor_id, action="decision.withdraw", entity="country_round", entity_id=country_round.id,
-            country_round_id=country_round.id, old={d.indicator_id: d.value for d in decisions}, new=None,
+            session=session,
+            user_id=actor_id,
+            action="decision.withdraw",
+            entity="country_round",
+            entity_id=country_round.id,
+            country_round_id=country_round.id,
+            old={d.indicator_id: d.value for d in decisions},
+            new=None,
         )
         session.exec(sa.delete(DecisionCitation).where(DecisionCitation.decision_id.in_(ids)))
         for decision in decisions:
@@ -183,8 +201,13 @@ def send_back(*, session: Session, assignment_id: int, message: str, actor_id: i
         country_round.compared_at = None
         session.add(country_round)
     record_event(
-        session=session, user_id=actor_id, action="assignment.send_back", entity="assignment", entity_id=assignment.id,
-        country_round_id=country_round.id, old={"status": assignment.status, "message": assignment.message},
+        session=session,
+        user_id=actor_id,
+        action="assignment.send_back",
+        entity="assignment",
+        entity_id=assignment.id,
+        country_round_id=country_round.id,
+        old={"status": assignment.status, "message": assignment.message},
         new={"status": "in_progress", "message": message},
     )
     assignment.status = "in_progress"
@@ -193,15 +216,3 @@ def send_back(*, session: Session, assignment_id: int, message: str, actor_id: i
     session.add(assignment)
     session.flush()
     return assignment
-
-
-
-
-
-
-
-
-
-
-
-

@@ -15,7 +15,6 @@ from rightsdb.codebook import Codebook
 from rightsdb.models import Answer, Assignment, Country, CountryRound, Decision, Round, User
 from rightsdb.review.assignments import list_rounds
 
-
 STATUS_LABELS = {
     "not_started": "Not started",
     "coding": "Coding",
@@ -121,14 +120,26 @@ def progress_board(*, session: Session, codebook: Codebook, round_id: int | None
     # counted through the country_round_id index rather than by grouping every decision.
     decided = select(func.count(Decision.id)).where(Decision.country_round_id == CountryRound.id).correlate(CountryRound).scalar_subquery()
     cr_query = select(
-        CountryRound.id, CountryRound.round_id, CountryRound.compared_at.is_not(None), CountryRound.finalized_at.is_not(None),
-        Country.iso3, Country.name, Country.synthetic, decided,
+        CountryRound.id,
+        CountryRound.round_id,
+        CountryRound.compared_at.is_not(None),
+        CountryRound.finalized_at.is_not(None),
+        Country.iso3,
+        Country.name,
+        Country.synthetic,
+        decided,
     ).join(Country, Country.iso3 == CountryRound.country_iso3)
-    slot_query = (
-        select(Assignment.id, Assignment.country_round_id, Assignment.slot, Assignment.coder_id, Assignment.status, Assignment.message,
-               User.name, User.active, _answered_count(codebook))
-        .join(User, User.id == Assignment.coder_id)
-    )
+    slot_query = select(
+        Assignment.id,
+        Assignment.country_round_id,
+        Assignment.slot,
+        Assignment.coder_id,
+        Assignment.status,
+        Assignment.message,
+        User.name,
+        User.active,
+        _answered_count(codebook),
+    ).join(User, User.id == Assignment.coder_id)
     if round_id is not None:
         round_query = round_query.where(Round.id == round_id)
         cr_query = cr_query.where(CountryRound.round_id == round_id)
@@ -245,7 +256,12 @@ def round_summaries(*, session: Session, codebook: Codebook) -> list[RoundSummar
         .subquery()
     )
     by_status = select(
-        rows.c.round_id, rows.c.status, func.count(), func.sum(rows.c.submitted), func.sum(rows.c.codings), func.sum(rows.c.decided),
+        rows.c.round_id,
+        rows.c.status,
+        func.count(),
+        func.sum(rows.c.submitted),
+        func.sum(rows.c.codings),
+        func.sum(rows.c.decided),
         func.max(rows.c.synthetic),
     ).group_by(rows.c.round_id, rows.c.status)
     summaries = {r.id: RoundSummary(round=r, indicators=len(codebook.indicator_ids)) for r in list_rounds(session=session)}

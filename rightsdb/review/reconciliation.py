@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook, rules
 from rightsdb.errors import Conflict, InvalidInput, NotFound
-from rightsdb.models import Answer, Assignment, AuditEvent, Citation, CodebookFlag, CountryRound, Decision, DecisionCitation, User, utcnow
+from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, User, utcnow
+
 
 @dataclass
 class ComparisonResult:
@@ -63,7 +64,11 @@ def _assignments(session: Session, country_round_id: int) -> dict[str, Assignmen
 def _answers(session: Session, assignments: dict[str, Assignment], indicator_id: str | None = None) -> dict[str, dict[str, Answer]]:
     """Return {slot: {indicator_id: answer}} with citations loaded in one query."""
     by_assignment = {a.id: slot for slot, a in assignments.items()}
-    statement = select(Answer).where(Answer.assignment_id.in_(list(by_assignment))).options(sa.orm.selectinload(Answer.citations).selectinload(Citation.source))
+    statement = (
+        select(Answer)
+        .where(Answer.assignment_id.in_(list(by_assignment)))
+        .options(sa.orm.selectinload(Answer.citations).selectinload(Citation.source))
+    )
     if indicator_id is not None:
         statement = statement.where(Answer.indicator_id == indicator_id)
     result: dict[str, dict[str, Answer]] = {slot: {} for slot in assignments}
@@ -108,22 +113,39 @@ def compare_country_round(*, session: Session, codebook: Codebook, country_round
         if not answers_agree(a, b):
             result.disagreements.append(indicator_id)
             continue
-        decision = Decision(country_round_id=country_round.id, indicator_id=indicator_id, value=a.value, groups=sorted(set(a.groups)), outcome="agreed", decided_by_id=None)
+        decision = Decision(
+            country_round_id=country_round.id,
+            indicator_id=indicator_id,
+            value=a.value,
+            groups=sorted(set(a.groups)),
+            outcome="agreed",
+            decided_by_id=None,
+        )
         session.add(decision)
         session.flush()
         citation_ids = [c.id for c in a.citations] + [c.id for c in b.citations]
         for citation_id in citation_ids:
             session.add(DecisionCitation(decision_id=decision.id, citation_id=citation_id))
         record_event(
-            session=session, user_id=None, action="decision.agreed", entity="decision", entity_id=indicator_id,
-            country_round_id=country_round.id, new={"value": decision.value, "groups": decision.groups, "citations": citation_ids},
+            session=session,
+            user_id=None,
+            action="decision.agreed",
+            entity="decision",
+            entity_id=indicator_id,
+            country_round_id=country_round.id,
+            new={"value": decision.value, "groups": decision.groups, "citations": citation_ids},
         )
         result.agreed.append(indicator_id)
     country_round.compared_at = utcnow()
     session.add(country_round)
     record_event(
-        session=session, user_id=None, action="country_round.compare", entity="country_round", entity_id=country_round.id,
-        country_round_id=country_round.id, new={"agreed": len(result.agreed), "disagreements": result.disagreements},
+        session=session,
+        user_id=None,
+        action="country_round.compare",
+        entity="country_round",
+        entity_id=country_round.id,
+        country_round_id=country_round.id,
+        new={"agreed": len(result.agreed), "disagreements": result.disagreements},
     )
     result.finalized = _finalize_if_done(session=session, codebook=codebook, country_round=country_round, actor_id=None)
     session.flush()
@@ -141,8 +163,14 @@ def _finalize_if_done(*, session: Session, codebook: Codebook, country_round: Co
     country_round.finalized_at = utcnow()
     session.add(country_round)
     record_event(
-        session=session, user_id=actor_id, action="country_round.finalize", entity="country_round", entity_id=country_round.id,
-        country_round_id=country_round.id, old=None, new={"finalized_at": country_round.finalized_at.isoformat()},
+        session=session,
+        user_id=actor_id,
+        action="country_round.finalize",
+        entity="country_round",
+        entity_id=country_round.id,
+        country_round_id=country_round.id,
+        old=None,
+        new={"finalized_at": country_round.finalized_at.isoformat()},
     )
     return True
 
@@ -166,7 +194,9 @@ def review_indicator(*, session: Session, codebook: Codebook, country_round: Cou
         raise NotFound("No such indicator in the codebook.")
     assignments = _assignments(session, country_round.id)
     answers = _answers(session, assignments, indicator_id)
-    decision = session.exec(select(Decision).where(Decision.country_round_id == country_round.id, Decision.indicator_id == indicator_id)).first()
+    decision = session.exec(
+        select(Decision).where(Decision.country_round_id == country_round.id, Decision.indicator_id == indicator_id)
+    ).first()
     chosen: set[int] = set()
     if decision is not None:
         chosen = set(session.exec(select(DecisionCitation.citation_id).where(DecisionCitation.decision_id == decision.id)).all())
@@ -180,7 +210,9 @@ def review_indicator(*, session: Session, codebook: Codebook, country_round: Cou
     )
 
 
-def _validated_choice(codebook: Codebook, review: IndicatorReview, choice: str, value: str | None, groups: list[str], citation_ids: list[int], reason: str) -> tuple[str, list[str], list[int]]:
+def _validated_choice(
+    codebook: Codebook, review: IndicatorReview, choice: str, value: str | None, groups: list[str], citation_ids: list[int], reason: str
+) -> tuple[str, list[str], list[int]]:
     """Check a supervisor's choice; return (value, groups, citation ids) or raise InvalidInput with every problem."""
     problems: list[tuple[str, str]] = []
     if not reason.strip():
@@ -215,8 +247,17 @@ def _validated_choice(codebook: Codebook, review: IndicatorReview, choice: str, 
 
 
 def resolve(
-    *, session: Session, codebook: Codebook, country_round_id: int, indicator_id: str, choice: str, value: str | None = None,
-    groups: list[str] | None = None, citation_ids: list[int], reason: str, actor_id: int,
+    *,
+    session: Session,
+    codebook: Codebook,
+    country_round_id: int,
+    indicator_id: str,
+    choice: str,
+    value: str | None = None,
+    groups: list[str] | None = None,
+    citation_ids: list[int],
+    reason: str,
+    actor_id: int,
 ) -> Decision:
     """Settle one disagreement; if it was the last one, the country-round becomes final.
 
@@ -230,8 +271,14 @@ def resolve(
         raise _already_decided(session, review.decision)
     value, groups, chosen = _validated_choice(codebook, review, choice, value, groups or [], citation_ids, reason)
     decision = Decision(
-        country_round_id=country_round.id, indicator_id=indicator_id, value=value, groups=groups, outcome="reconciled",
-        chosen=choice, reason=reason.strip(), decided_by_id=actor_id,
+        country_round_id=country_round.id,
+        indicator_id=indicator_id,
+        value=value,
+        groups=groups,
+        outcome="reconciled",
+        chosen=choice,
+        reason=reason.strip(),
+        decided_by_id=actor_id,
     )
     session.add(decision)
     try:
@@ -239,14 +286,21 @@ def resolve(
     except sa.exc.IntegrityError:
         # Lost the race on uq_decision_indicator: undo this attempt entirely and name the winner.
         session.rollback()
-        winner = session.exec(select(Decision).where(Decision.country_round_id == country_round_id, Decision.indicator_id == indicator_id)).first()
+        winner = session.exec(
+            select(Decision).where(Decision.country_round_id == country_round_id, Decision.indicator_id == indicator_id)
+        ).first()
         if winner is None:
             raise
         raise _already_decided(session, winner) from None
     for citation_id in chosen:
         session.add(DecisionCitation(decision_id=decision.id, citation_id=citation_id))
     record_event(
-        session=session, user_id=actor_id, action="decision.reconcile", entity="decision", entity_id=indicator_id, country_round_id=country_round.id,
+        session=session,
+        user_id=actor_id,
+        action="decision.reconcile",
+        entity="decision",
+        entity_id=indicator_id,
+        country_round_id=country_round.id,
         old={slot: (a.value, sorted(a.groups)) if a else None for slot, a in review.answers.items()},
         new={"value": value, "groups": groups, "chosen": choice, "reason": decision.reason, "citations": chosen},
     )
@@ -263,8 +317,17 @@ def _already_decided(session: Session, decision: Decision) -> Conflict:
 
 
 def correct(
-    *, session: Session, codebook: Codebook, decision_id: int, expected_version: int, choice: str, value: str | None = None,
-    groups: list[str] | None = None, citation_ids: list[int], reason: str, actor_id: int,
+    *,
+    session: Session,
+    codebook: Codebook,
+    decision_id: int,
+    expected_version: int,
+    choice: str,
+    value: str | None = None,
+    groups: list[str] | None = None,
+    citation_ids: list[int],
+    reason: str,
+    actor_id: int,
 ) -> Decision:
     """Change a decided value (a correction): reason required, version checked, old and new value audited."""
     decision = session.get(Decision, decision_id)
@@ -275,8 +338,14 @@ def correct(
     country_round = get_country_round(session=session, country_round_id=decision.country_round_id)
     review = review_indicator(session=session, codebook=codebook, country_round=country_round, indicator_id=decision.indicator_id)
     value, groups, chosen = _validated_choice(codebook, review, choice, value, groups or [], citation_ids, reason)
-    old = {"value": decision.value, "groups": decision.groups, "outcome": decision.outcome, "reason": decision.reason,
-           "citations": sorted(review.decision_citation_ids), "version": decision.version}
+    old = {
+        "value": decision.value,
+        "groups": decision.groups,
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "citations": sorted(review.decision_citation_ids),
+        "version": decision.version,
+    }
     decision.value, decision.groups, decision.chosen, decision.reason = value, groups, choice, reason.strip()
     decision.outcome, decision.decided_by_id, decision.decided_at = "reconciled", actor_id, utcnow()
     decision.corrected = decision.corrected or country_round.finalized_at is not None
@@ -292,52 +361,20 @@ def correct(
         session.rollback()
         raise Conflict("Someone changed this value at the same moment; reload the page and check it again.") from None
     record_event(
-        session=session, user_id=actor_id, action="decision.correct", entity="decision", entity_id=decision.indicator_id,
-        country_round_id=country_round.id, old=old,
-        new={"value": value, "groups": groups, "chosen": choice, "reason": decision.reason, "citations": chosen, "version": decision.version},
+        session=session,
+        user_id=actor_id,
+        action="decision.correct",
+        entity="decision",
+        entity_id=decision.indicator_id,
+        country_round_id=country_round.id,
+        old=old,
+        new={
+            "value": value,
+            "groups": groups,
+            "chosen": choice,
+            "reason": decision.reason,
+            "citations": chosen,
+            "version": decision.version,
+        },
     )
     return decision
-
-
-def flag_indicator(*, session: Session, codebook: Codebook, indicator_id: str, note: str, actor_id: int, country_round_id: int | None = None) -> CodebookFlag:
-    """Record that an indicator's wording or guidance is unclear, for the next codebook revision."""
-    if indicator_id not in codebook.indicators_by_id:
-        raise NotFound("No such indicator in the codebook.")
-    note = note.strip()
-    if not note:
-        raise InvalidInput("Say what is unclear about this indicator.", [("note", "required")])
-    flag = CodebookFlag(indicator_id=indicator_id, codebook_version=codebook.version, country_round_id=country_round_id, note=note, flagged_by_id=actor_id)
-    session.add(flag)
-    session.flush()
-    record_event(
-        session=session, user_id=actor_id, action="codebook.flag", entity="codebook_flag", entity_id=flag.id,
-        country_round_id=country_round_id, new={"indicator": indicator_id, "note": note, "codebook_version": codebook.version},
-    )
-    return flag
-
-
-def open_flags(*, session: Session) -> list[tuple[CodebookFlag, User]]:
-    """Return unresolved codebook flags with who raised them, oldest first."""
-    statement = select(CodebookFlag, User).join(User, User.id == CodebookFlag.flagged_by_id).where(CodebookFlag.resolved.is_(False))
-    return list(session.exec(statement.order_by(CodebookFlag.flagged_at, CodebookFlag.id)).all())
-
-
-def close_flag(*, session: Session, flag_id: int, actor_id: int) -> CodebookFlag:
-    """Mark a codebook flag as dealt with (kept for the record)."""
-    flag = session.get(CodebookFlag, flag_id)
-    if flag is None:
-        raise NotFound("No such flag.")
-    if not flag.resolved:
-        flag.resolved = True
-        session.add(flag)
-        record_event(session=session, user_id=actor_id, action="codebook.flag_close", entity="codebook_flag", entity_id=flag.id, country_round_id=flag.country_round_id, old=False, new=True)
-    return flag
-
-
-def audit_trail(*, session: Session, country_round_id: int) -> list[tuple[AuditEvent, User | None]]:
-    """Return a country-round's audit events with their authors, oldest first."""
-    statement = (
-        select(AuditEvent, User).outerjoin(User, User.id == AuditEvent.user_id)
-        .where(AuditEvent.country_round_id == country_round_id).order_by(AuditEvent.at, AuditEvent.id)
-    )
-    return list(session.exec(statement).all())

@@ -12,8 +12,8 @@ import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from rightsdb.review.agreement import UNDEFINED, agreement
 
+from rightsdb.review.agreement import UNDEFINED, agreement
 
 __all__ = ["LEVELS", "Thresholds", "Unit", "coder_pair_label", "rate", "reliability_table"]
 
@@ -22,17 +22,9 @@ __all__ = ["LEVELS", "Thresholds", "Unit", "coder_pair_label", "rate", "reliabil
 LEVELS: tuple[str, ...] = ("round", "category", "indicator", "coder_pair")
 
 
-
-
 # --------------------------------------------------------------------------
 # Result type
 # --------------------------------------------------------------------------
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------
@@ -40,23 +32,9 @@ LEVELS: tuple[str, ...] = ("round", "category", "indicator", "coder_pair")
 # --------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------
 # Two-coder agreement
 # --------------------------------------------------------------------------
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------
@@ -83,9 +61,7 @@ def coder_pair_label(coder_1: str, coder_2: str) -> str:
     return f"{first} / {second}"
 
 
-def reliability_table(
-    units: Iterable[Unit], *, categories: Sequence[Hashable] | None = None
-) -> list[dict[str, Any]]:
+def reliability_table(units: Iterable[Unit], *, categories: Sequence[Hashable] | None = None) -> list[dict[str, Any]]:
     """Return one agreement row per round, and per round x (category, indicator, coder pair).
 
     Statistics are always computed within a round: pooling rounds would mix
@@ -97,9 +73,7 @@ def reliability_table(
     groups: dict[tuple[int, str, str], list[tuple[str | None, str | None]]] = {}
     for unit in units:
         pair = (unit.value_a, unit.value_b)
-        for level_index, key in enumerate(
-            (unit.round, unit.category, unit.indicator, unit.coder_pair)
-        ):
+        for level_index, key in enumerate((unit.round, unit.category, unit.indicator, unit.coder_pair)):
             groups.setdefault((level_index, unit.round, key), []).append(pair)
 
     rows: list[dict[str, Any]] = []

@@ -13,14 +13,25 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.codebook import Codebook
+from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.models import Answer, Assignment, Country, CountryRound, Round, User
 from rightsdb.review.reliability import Thresholds, Unit, coder_pair_label, rate, reliability_table
 
 CSV_COLUMNS = (
-    "level", "round", "key", "label", "n", "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
-    "prevalence", "prevalent_value", "rating", "notes",
+    "level",
+    "round",
+    "key",
+    "label",
+    "n",
+    "percent_agreement",
+    "cohen_kappa",
+    "krippendorff_alpha",
+    "gwet_ac1",
+    "prevalence",
+    "prevalent_value",
+    "rating",
+    "notes",
 )
 STATISTICS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "prevalence")
 
@@ -104,10 +115,17 @@ def collect_units(*, session: Session, codebook: Codebook, round_id: int | None 
     for cr_id, (round_name, iso3) in sorted(meta.items(), key=lambda item: (item[1], item[0])):
         pair = coder_pair_label(coder_label(coders[cr_id]["A"]), coder_label(coders[cr_id]["B"]))
         for indicator in codebook.indicators:
-            units.append(Unit(
-                round=round_name, country=iso3, category=indicator.category, indicator=indicator.id, coder_pair=pair,
-                value_a=values.get((cr_id, "A", indicator.id)), value_b=values.get((cr_id, "B", indicator.id)),
-            ))
+            units.append(
+                Unit(
+                    round=round_name,
+                    country=iso3,
+                    category=indicator.category,
+                    indicator=indicator.id,
+                    coder_pair=pair,
+                    value_a=values.get((cr_id, "A", indicator.id)),
+                    value_b=values.get((cr_id, "B", indicator.id)),
+                )
+            )
     return units
 
 
@@ -119,12 +137,23 @@ def build_report(*, session: Session, codebook: Codebook, thresholds: Thresholds
     for row in reliability_table(units, categories=ANSWER_CODES):
         key = str(row["key"])
         label = row["round"] if row["level"] == "round" else labels.get(key, key) if row["level"] in ("category", "indicator") else key
-        rows.append(ReportRow(
-            level=row["level"], round=row["round"], key=key, label=label, n=row["n"],
-            percent_agreement=row["percent_agreement"], cohen_kappa=row["cohen_kappa"], krippendorff_alpha=row["krippendorff_alpha"],
-            gwet_ac1=row["gwet_ac1"], prevalence=row["prevalence"], prevalent_value=row["prevalent_value"],
-            rating=rate(row["krippendorff_alpha"], thresholds), notes=row["notes"],
-        ))
+        rows.append(
+            ReportRow(
+                level=row["level"],
+                round=row["round"],
+                key=key,
+                label=label,
+                n=row["n"],
+                percent_agreement=row["percent_agreement"],
+                cohen_kappa=row["cohen_kappa"],
+                krippendorff_alpha=row["krippendorff_alpha"],
+                gwet_ac1=row["gwet_ac1"],
+                prevalence=row["prevalence"],
+                prevalent_value=row["prevalent_value"],
+                rating=rate(row["krippendorff_alpha"], thresholds),
+                notes=row["notes"],
+            )
+        )
     return rows
 
 
@@ -134,8 +163,17 @@ def report_csv(rows: list[ReportRow]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([
-            row.level, row.round, row.key, row.label, row.n, *(row.display(name) for name in STATISTICS),
-            row.prevalent_value or "undefined", row.rating, row.notes,
-        ])
+        writer.writerow(
+            [
+                row.level,
+                row.round,
+                row.key,
+                row.label,
+                row.n,
+                *(row.display(name) for name in STATISTICS),
+                row.prevalent_value or "undefined",
+                row.rating,
+                row.notes,
+            ]
+        )
     return buffer.getvalue()

@@ -15,7 +15,9 @@ from rightsdb.web import (
     admin,
     api,
     auth,
+    charts,
     coder,
+    downloads,
     errors,
     public,
     reconcile,
@@ -26,9 +28,11 @@ from rightsdb.web import (
 from rightsdb.web.loaders import RowIdConverter, get_codebook
 from rightsdb.web.security import add_security_headers, refuse_unstorable_input
 
-#: Every blueprint of the application; `reconcile` adds its routes to the supervisor's blueprint.
+#: Every blueprint of the application.
 BLUEPRINTS = (auth.bp, coder.bp, supervisor.bp, admin.bp, public.bp, api.bp, releases.bp)
-ROUTE_MODULES = (reconcile,)
+#: Modules that add routes to a blueprint above: `reconcile` to the supervisor's, `charts` and
+#: `downloads` to the public one. Imported here so that their routes exist before registration.
+ROUTE_MODULES = (reconcile, charts, downloads)
 
 
 def _template_context():
@@ -65,7 +69,11 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.after_request(add_security_headers)
     app.context_processor(_template_context)
-    for name, function in (("answer_label", answer_label), ("group_label", group_label),
-                           ("instrument_label", instrument_label), ("pct", pct)):
+    for name, function in (
+        ("answer_label", answer_label),
+        ("group_label", group_label),
+        ("instrument_label", instrument_label),
+        ("pct", pct),
+    ):
         app.add_template_filter(function, name)
     errors.init_app(app)

@@ -47,7 +47,14 @@ def create_user():
         return _page(form, 400)
     session = get_session()
     try:
-        user = accounts.create_user(session=session, email=form.email.data, name=form.name.data, role=form.role.data, password=form.password.data, actor_id=current_user.id)
+        user = accounts.create_user(
+            session=session,
+            email=form.email.data,
+            name=form.name.data,
+            role=form.role.data,
+            password=form.password.data,
+            actor_id=current_user.id,
+        )
     except DomainError as exc:
         session.rollback()
         flash(str(exc), "error")
@@ -79,19 +86,29 @@ def _change(user_id: int, action, success: str):
 def set_role(user_id: int):
     """Change a user's role."""
     role = request.form.get("role", "")
-    return _change(user_id, lambda s, u: accounts.set_role(session=s, user=u, role=role, actor_id=current_user.id), "{name}'s role is now " + role + ".")
+    return _change(
+        user_id,
+        lambda s, u: accounts.set_role(session=s, user=u, role=role, actor_id=current_user.id),
+        "{name}'s role is now " + role + ".",
+    )
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 def deactivate(user_id: int):
     """Deactivate an account: its sessions end at once; its work stays attributed to it."""
-    return _change(user_id, lambda s, u: accounts.set_active(session=s, user=u, active=False, actor_id=current_user.id), "{name} is deactivated and signed out everywhere.")
+    return _change(
+        user_id,
+        lambda s, u: accounts.set_active(session=s, user=u, active=False, actor_id=current_user.id),
+        "{name} is deactivated and signed out everywhere.",
+    )
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 def reactivate(user_id: int):
     """Reactivate an account."""
-    return _change(user_id, lambda s, u: accounts.set_active(session=s, user=u, active=True, actor_id=current_user.id), "{name} can sign in again.")
+    return _change(
+        user_id, lambda s, u: accounts.set_active(session=s, user=u, active=True, actor_id=current_user.id), "{name} can sign in again."
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])

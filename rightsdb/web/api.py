@@ -47,9 +47,14 @@ ENDPOINTS = {
     "countries": ("The countries of a release, with ISO codes, UN M49 region and synthetic flag", ("release", "country")),
     "indicators": ("The codebook's indicators in order, with category and provenance", ("category", "indicator")),
     "scores": ("Category scores and both aggregates per country and round", ("release", "round", "country", "category")),
-    "answers": ("Final answers with binary value, score, outcome, reason and citations, in pages",
-                ("release", "round", "country", "indicator", "category", "page", "per_page")),
-    "matrix": ("Country-rounds by indicator (final answer codes), columns in codebook order", ("release", "round", "country", "indicator", "category")),
+    "answers": (
+        "Final answers with binary value, score, outcome, reason and citations, in pages",
+        ("release", "round", "country", "indicator", "category", "page", "per_page"),
+    ),
+    "matrix": (
+        "Country-rounds by indicator (final answer codes), columns in codebook order",
+        ("release", "round", "country", "indicator", "category"),
+    ),
 }
 
 
@@ -153,8 +158,12 @@ def _page_links(endpoint: str, query: dict[str, str], page: int, per_page: int, 
     def link(number: int) -> str:
         return url_for(endpoint, _external=True, **query, page=number, per_page=per_page)
 
-    return {"first": link(1), "previous": link(page - 1) if page > 1 else None,
-            "next": link(page + 1) if page < pages else None, "last": link(pages)}
+    return {
+        "first": link(1),
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
+        "last": link(pages),
+    }
 
 
 def _paged_json(catalog: Catalog, endpoint: str, key: str, rows: list, query: dict[str, str], item: Callable[[Any], dict]) -> Response:
@@ -172,11 +181,20 @@ def _paged_json(catalog: Catalog, endpoint: str, key: str, rows: list, query: di
 
     def build() -> tuple[bytes, str]:
         links = _page_links(f"api.{endpoint}", query, page, per_page, pages)
-        body = _envelope(catalog, key, [item(row) for row in rows[(page - 1) * per_page:page * per_page]])
-        body["pagination"] = {"page": page, "per_page": per_page, "total": total, "pages": pages,
-                              "next": links["next"], "previous": links["previous"]}
-        header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in
-                           (("first", links["first"]), ("prev", links["previous"]), ("next", links["next"]), ("last", links["last"])) if url)
+        body = _envelope(catalog, key, [item(row) for row in rows[(page - 1) * per_page : page * per_page]])
+        body["pagination"] = {
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": pages,
+            "next": links["next"],
+            "previous": links["previous"],
+        }
+        header = ", ".join(
+            f'<{url}>; rel="{rel}"'
+            for rel, url in (("first", links["first"]), ("prev", links["previous"]), ("next", links["next"]), ("last", links["last"]))
+            if url
+        )
         return current_app.json.response(body).get_data(), header
 
     # The links are absolute, so they depend on the address the request came to as well.
@@ -212,8 +230,12 @@ def index():
             "version": "v1",
             "default_release": "the latest real release, or the latest synthetic one when there is no real release",
             "endpoints": [
-                {"url": url_for(f"api.{name}"), "description": description, "filters": list(filters),
-                 **({"pagination": PAGED[name]} if name in PAGED else {})}
+                {
+                    "url": url_for(f"api.{name}"),
+                    "description": description,
+                    "filters": list(filters),
+                    **({"pagination": PAGED[name]} if name in PAGED else {}),
+                }
                 for name, (description, filters) in ENDPOINTS.items()
             ],
         }
@@ -226,7 +248,10 @@ def releases():
     _check_params("releases")
     items = []
     for release in list_releases(session=get_session()):
-        item = {f: getattr(release, f) for f in ("version", "title", "notes", "codebook_version", "scheme", "aggregation", "synthetic", "changelog", "sha256")}
+        item = {
+            f: getattr(release, f)
+            for f in ("version", "title", "notes", "codebook_version", "scheme", "aggregation", "synthetic", "changelog", "sha256")
+        }
         item["release_date"] = release.release_date.isoformat()
         item["downloads"] = url_for("public.downloads", _anchor=f"release-{release.version}")
         items.append(item)
@@ -253,8 +278,15 @@ def indicators():
     codebook = get_codebook()
     chosen = _indicator_filter()
     data = [
-        {"id": i.id, "category": i.category, "category_name": codebook.categories_by_id[i.category].name,
-         "imbr_article": i.imbr_article, "provenance": i.provenance, "short_label": i.short_label, "question": i.question}
+        {
+            "id": i.id,
+            "category": i.category,
+            "category_name": codebook.categories_by_id[i.category].name,
+            "imbr_article": i.imbr_article,
+            "provenance": i.provenance,
+            "short_label": i.short_label,
+            "question": i.question,
+        }
         for i in codebook.indicators
         if chosen is None or i.id in chosen
     ]
@@ -294,8 +326,11 @@ def _record_filters(catalog: Catalog) -> tuple[frozenset[str], frozenset[str], f
 def _records(catalog: Catalog, filters) -> list[dict]:
     rounds, chosen, indicators = filters
     return [
-        r for r in catalog.records
-        if (not rounds or r["round"] in rounds) and (not chosen or r["iso3"] in chosen) and (indicators is None or r["indicator"] in indicators)
+        r
+        for r in catalog.records
+        if (not rounds or r["round"] in rounds)
+        and (not chosen or r["iso3"] in chosen)
+        and (indicators is None or r["indicator"] in indicators)
     ]
 
 
@@ -307,8 +342,7 @@ def answers():
     # The filtered list (references, 8 bytes each) is kept so that each further page costs only its own JSON.
     rows = catalog.memo.get(("answers-records", *filters), lambda: _records(catalog, filters), lambda found: 8 * len(found) + 64)
     query = {name: ",".join(sorted(set(_values(name)))) for name in ("round", "country", "indicator", "category")}
-    return _paged_json(catalog, "answers", "answers", rows, query,
-                       lambda r: {"country": catalog.countries[r["iso3"]]["name"], **r})
+    return _paged_json(catalog, "answers", "answers", rows, query, lambda r: {"country": catalog.countries[r["iso3"]]["name"], **r})
 
 
 @bp.route("/matrix")
@@ -323,7 +357,10 @@ def matrix():
         columns = [i for i in get_codebook().indicator_ids if i in chosen]
         rows: dict[tuple[str, str], dict] = {}
         for r in records:
-            row = rows.setdefault((r["iso3"], r["round"]), {"iso3": r["iso3"], "country": catalog.countries[r["iso3"]]["name"], "round": r["round"], "values": {}})
+            row = rows.setdefault(
+                (r["iso3"], r["round"]),
+                {"iso3": r["iso3"], "country": catalog.countries[r["iso3"]]["name"], "round": r["round"], "values": {}},
+            )
             row["values"][r["indicator"]] = r["answer"]
         data = [{**row, "values": [row["values"].get(c) for c in columns]} for _key, row in sorted(rows.items())]
         return _envelope(catalog, "matrix", {"columns": columns, "rows": data})

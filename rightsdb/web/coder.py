@@ -124,8 +124,13 @@ def save(assignment_id: int):
     inputs = read_answer_inputs(form, indicator_ids)
     try:
         outcome = answers.save_answers(
-            session=session, codebook=codebook, assignment=record, user_id=current_user.id, inputs=inputs,
-            payload=_payload(), submit="submit_assignment" in request.form,
+            session=session,
+            codebook=codebook,
+            assignment=record,
+            user_id=current_user.id,
+            inputs=inputs,
+            payload=_payload(),
+            submit="submit_assignment" in request.form,
         )
         session.commit()
     except InvalidInput as exc:
@@ -225,8 +230,12 @@ def _save_source(record, form, save, message):
         return None
     try:
         source = save(
-            session=session, codebook=get_codebook(), country_iso3=record.country_round.country_iso3,
-            source=read_source(form), user_id=current_user.id, country_round_id=record.country_round_id,
+            session=session,
+            codebook=get_codebook(),
+            country_iso3=record.country_round.country_iso3,
+            source=read_source(form),
+            user_id=current_user.id,
+            country_round_id=record.country_round_id,
         )
         session.commit()
     except InvalidInput as exc:
@@ -267,7 +276,9 @@ def edit_source(assignment_id: int, source_id: int):
     form = source_form_class(codebook)(obj=existing[source_id])
     status = 200
     if request.method == "POST":
-        done = _save_source(record, form, lambda **kw: citations.edit_source(source_id=source_id, **kw), lambda _source: "Legal source saved.")
+        done = _save_source(
+            record, form, lambda **kw: citations.edit_source(source_id=source_id, **kw), lambda _source: "Legal source saved."
+        )
         if done is not None:
             return done
         status = 422

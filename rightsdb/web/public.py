@@ -12,30 +12,23 @@ query's `release` value (and the script root the links start with).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from markupsafe import Markup
 
-from rightsdb.public import charts, maps
+from rightsdb.public import maps
 from rightsdb.public.catalog import Catalog, sort_keys
-from rightsdb.publishing import tables
-from rightsdb.publishing.formats.csv import csv_bytes
-from rightsdb.publishing.formats.xlsx import xlsx_bytes
 from rightsdb.publishing.publish import (
     NoRelease,
     choose_release,
     list_releases,
-    release_files,
 )
 from rightsdb.publishing.scoring import shade
 from rightsdb.web.access import gate
@@ -46,7 +39,9 @@ bp = Blueprint("public", __name__)
 gate(bp, public=True)
 
 REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
-def _chosen() -> tuple[list, Catalog]:
+
+
+def chosen_release() -> tuple[list, Catalog]:
     """Return (every release, the chosen release's catalog) from `?release=VERSION` or the default.
 
     The one load-or-404 of the public pages: an unknown version, or no release at all (NoRelease), is
@@ -72,12 +67,13 @@ def _checked_region() -> str:
     return region
 
 
-def _filtered_scores(catalog: Catalog, rows: list | None = None):
+def filtered_scores(catalog: Catalog, rows: list | None = None):
     """Apply the round and region filters of the query string to `rows` (default: every score row, in order)."""
     round_ = _checked_round(catalog, request.args.get("round", "").strip())
     region = _checked_region()
-    rows = [r for r in (catalog.scores if rows is None else rows)
-            if (not round_ or r.round == round_) and (not region or r.region == region)]
+    rows = [
+        r for r in (catalog.scores if rows is None else rows) if (not round_ or r.round == round_) and (not region or r.region == region)
+    ]
     return rows, round_, region
 
 
@@ -89,7 +85,7 @@ def release_url(endpoint: str, **values) -> str:
     return url_for(endpoint, **values)
 
 
-def _fragments():
+def page_fragments():
     """Return the macros of templates/public/_fragments.html."""
     return current_app.jinja_env.get_template("public/_fragments.html").module
 
@@ -113,7 +109,7 @@ def _score_rows_html(catalog: Catalog, rows: list) -> Markup:
     """Return the comparison table's rows for `rows`, from fragments rendered once per release and link key."""
 
     def build() -> dict[int, Markup]:
-        macro = _fragments().score_row
+        macro = page_fragments().score_row
         categories = get_codebook().categories
         urls = _country_urls(row.iso3 for row in catalog.scores)
         return {id(row): macro(row, urls[row.iso3], categories) for row in catalog.scores}
@@ -142,7 +138,7 @@ def shade_filter(score):
 def index():
     """Show countries by category scores (with both aggregates) of the chosen release."""
     try:
-        releases, catalog = _chosen()
+        releases, catalog = chosen_release()
     except NoRelease:  # nothing is published yet: the page says so
         return render_template("public/index.html", release=None, releases=[])
     codebook = get_codebook()
@@ -150,96 +146,31 @@ def index():
     if sort not in sort_keys(codebook):
         abort(400, f"Cannot sort by {sort!r}.")
     # Filtering the rows sorted once per release keeps their order (the sort is stable).
-    rows, round_, region = _filtered_scores(catalog, catalog.sorted_scores(sort))
+    rows, round_, region = filtered_scores(catalog, catalog.sorted_scores(sort))
     map_round = maps.map_round(rows, round_)
     _drawn, off_map = maps.split_entries(
-        maps.map_entries(rows, countries=catalog.countries, aggregation=catalog.release.aggregation, round_name=map_round))
-    return render_template(
-        "public/index.html", release=catalog.release, releases=releases, catalog=catalog,
-        rows=rows, rows_html=_score_rows_html(catalog, rows), sort=sort, round=round_, region=region, regions=REGIONS,
-        map_round=map_round, off_map=off_map,
+        maps.map_entries(rows, countries=catalog.countries, aggregation=catalog.release.aggregation, round_name=map_round)
     )
-
-
-def svg_response(svg: bytes) -> Response:
-    """Answer with an SVG figure under its own policy: inline styles allowed (charts use them), no scripts at all."""
-    response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = charts.SVG_CONTENT_SECURITY_POLICY
-    return response
-
-
-@bp.route("/chart/world.svg")
-def world_chart():
-    """Draw the headline aggregate of one round on a world map (same filters as `/`; latest round by default)."""
-    _releases, catalog = _chosen()
-    rows, round_, region = _filtered_scores(catalog)
-    map_round = maps.map_round(rows, round_)
-
-    def draw() -> bytes:
-        aggregation = catalog.release.aggregation
-        entries = maps.map_entries(rows, countries=catalog.countries, aggregation=aggregation, round_name=map_round)
-        title = f"Aggregate score ({aggregation}), round {map_round or '-'}" + (f", {region}" if region else "")
-        return maps.world_map(entries, title=title)
-
-    # The map is large and a release immutable: drawn once per release, round and region.
-    return svg_response(catalog.memo.get(("world-svg", map_round, region), draw))
-
-
-@bp.route("/chart/aggregates.svg")
-def aggregates_chart():
-    """Draw the headline aggregate of each country in one round as an SVG bar chart, highest first.
-
-    Same filters as `/`; like the world map it shows one round, the latest unless `?round=` picks
-    another (a bar per country-round of every round would be unreadable). Drawn once per release,
-    round and region, then kept in the catalog's memo.
-    """
-    _releases, catalog = _chosen()
-    aggregation = catalog.release.aggregation
-    rows, round_, region = _filtered_scores(catalog, catalog.sorted_scores("-" + aggregation))
-    shown = maps.map_round(rows, round_)
-
-    def draw() -> bytes:
-        drawn = [r for r in rows if r.round == shown]
-        note = _chart_note(catalog.release, f"aggregate {aggregation}")
-        title = f"Migrant rights in national law: aggregate score, round {shown or '-'}" + (f", {region}" if region else "")
-        return charts.bar_chart([f"{r.name} ({r.iso3})" for r in drawn], [r.value(aggregation) for r in drawn], title=title, note=note)
-
-    # The latest round by default and the same round asked for by name give the same figure: one entry.
-    return svg_response(catalog.memo.get(("aggregates-svg", shown, region), draw))
-
-
-def _chart_note(release, *details: str) -> str:
-    """Return the provenance line printed under every chart of a release (marks synthetic data)."""
-    note = ", ".join([f"rightsdb release {release.version}", f"scheme {release.scheme}", *details])
-    return note + (" - synthetic demonstration data" if release.synthetic else "")
-
-
-@bp.route("/chart/countries/<iso3>.svg")
-def country_chart(iso3: str):
-    """Draw a country's category scores in one round as an SVG bar chart."""
-    _releases, catalog = _chosen()
-    rows = [r for r in catalog.scores if r.iso3 == iso3.upper()]
-    round_ = request.args.get("round", "")
-    if round_:
-        rows = [r for r in rows if r.round == round_]
-    if not rows:
-        abort(404)
-    row = rows[-1]
-
-    def draw() -> bytes:
-        codebook = get_codebook()
-        labels = [c.name for c in codebook.categories]
-        note = _chart_note(catalog.release)
-        return charts.bar_chart(labels, [row.categories[c.id] for c in codebook.categories],
-                                title=f"{row.name} ({row.iso3}), {row.round}: score by category", note=note)
-
-    return svg_response(catalog.memo.get(("country-svg", row.iso3, row.round), draw))
+    return render_template(
+        "public/index.html",
+        release=catalog.release,
+        releases=releases,
+        catalog=catalog,
+        rows=rows,
+        rows_html=_score_rows_html(catalog, rows),
+        sort=sort,
+        round=round_,
+        region=region,
+        regions=REGIONS,
+        map_round=map_round,
+        off_map=off_map,
+    )
 
 
 @bp.route("/countries/<iso3>")
 def country(iso3: str):
     """Show a country's scores by category and every indicator's answer with its citations."""
-    releases, catalog = _chosen()
+    releases, catalog = chosen_release()
     iso3 = iso3.upper()
     if iso3 not in catalog.by_country:
         abort(404, f"There is no country {iso3} in release {catalog.release.version}: it may not be coded yet, or be in another release.")
@@ -250,11 +181,12 @@ def country(iso3: str):
         records_by_round: dict[str, list[dict]] = {}
         for record in catalog.by_country[iso3]:
             records_by_round.setdefault(record["round"], []).append(record)
-        return _fragments().country_rounds(country, rows, records_by_round, get_codebook(), release_url)
+        return page_fragments().country_rounds(country, rows, records_by_round, get_codebook(), release_url)
 
     sections = catalog.memo.get(("country", iso3, *_link_key()), build, sys.getsizeof)
-    return render_template("public/country.html", release=catalog.release, releases=releases, catalog=catalog,
-                           country=country, sections=sections)
+    return render_template(
+        "public/country.html", release=catalog.release, releases=releases, catalog=catalog, country=country, sections=sections
+    )
 
 
 def _indicator_cards(catalog: Catalog, indicator_id: str, round_: str | None, region: str) -> tuple[int, Markup]:
@@ -264,10 +196,13 @@ def _indicator_cards(catalog: Catalog, indicator_id: str, round_: str | None, re
     """
 
     def build() -> tuple[int, Markup]:
-        records = [r for r in catalog.by_indicator.get(indicator_id, [])
-                   if (round_ is None or r["round"] == round_) and (not region or catalog.countries[r["iso3"]]["region"] == region)]
+        records = [
+            r
+            for r in catalog.by_indicator.get(indicator_id, [])
+            if (round_ is None or r["round"] == round_) and (not region or catalog.countries[r["iso3"]]["region"] == region)
+        ]
         urls = _country_urls(r["iso3"] for r in records)
-        macro = _fragments().indicator_card
+        macro = page_fragments().indicator_card
         return len(records), Markup("").join(macro(r, catalog.countries[r["iso3"]]["name"], urls[r["iso3"]]) for r in records)
 
     return catalog.memo.get(("indicator-cards", indicator_id, round_, region, *_link_key()), build, lambda v: sys.getsizeof(v[1]) + 64)
@@ -284,112 +219,28 @@ def indicator(indicator_id: str):
     item = codebook.indicators_by_id.get(indicator_id)
     if item is None:
         abort(404, f"There is no indicator {indicator_id} in codebook {codebook.version}.")
-    releases, catalog = _chosen()
+    releases, catalog = chosen_release()
     records = catalog.by_indicator.get(indicator_id, [])
     latest = catalog.memo.get(("latest-round", indicator_id), lambda: catalog.latest_round(records), lambda _v: 64)
     chosen = request.args.get("round")
     shown_round = latest if chosen is None else (_checked_round(catalog, chosen.strip()) or None)
     region = _checked_region()
     count, cards = _indicator_cards(catalog, indicator_id, shown_round, region)
-    return render_template("public/indicator.html", release=catalog.release, releases=releases, catalog=catalog,
-                           indicator=item, category=codebook.categories_by_id[item.category], records=records,
-                           shown_round=shown_round, latest_round=latest, region=region, regions=REGIONS,
-                           count=count, cards=cards)
-
-
-def _table_choice(catalog: Catalog):
-    """Read and check the custom table's choices (countries, categories, indicators, rounds)."""
-    codebook = get_codebook()
-    choice = {
-        "countries": [v.upper() for v in request.args.getlist("country") if v],
-        "categories": [v for v in request.args.getlist("category") if v],
-        "indicators": [v for v in request.args.getlist("indicator") if v],
-        "rounds": [v for v in request.args.getlist("round") if v],
-    }
-    allowed = {"countries": catalog.countries, "categories": codebook.categories_by_id,
-               "indicators": codebook.indicators_by_id, "rounds": catalog.rounds}
-    for key, values in choice.items():
-        unknown = [v for v in values if v not in allowed[key]]
-        if unknown:
-            abort(400, f"Unknown {key}: {', '.join(unknown)}.")
-    return choice
-
-
-def _table_request():
-    """Return (releases, catalog, choice, cache key of the choice) of a custom-table request."""
-    releases, catalog = _chosen()
-    choice = _table_choice(catalog)
-    # The table does not depend on the order or repetition of the picked values.
-    return releases, catalog, choice, tuple(frozenset(values) for values in choice.values())
-
-
-def _table_frame(catalog: Catalog, choice: dict):
-    return tables.custom_table(catalog.long(get_codebook()), **choice)
-
-
-@bp.route("/table")
-def table():
-    """Build a custom table: pick countries, categories or indicators, see it and download it."""
-    releases, catalog, choice, key = _table_request()
-    columns = list(tables.LONG_COLUMNS)
-    # With nothing picked the table is the whole release: offer the download rather than a huge page.
-    picked = any(choice.values())
-
-    def build() -> tuple[int, Markup]:
-        preview = tables.frame_records(_table_frame(catalog, choice))
-        return len(preview), _fragments().table_rows(preview, columns)
-
-    count, rows_html = catalog.memo.get(("table-rows", *key), build, lambda v: sys.getsizeof(v[1]) + 64) if picked else (0, Markup(""))
-    return render_template("public/table.html", release=catalog.release, releases=releases, catalog=catalog,
-                           choice=choice, picked=picked, total=len(catalog.records), columns=columns, count=count, rows_html=rows_html,
-                           query=request.query_string.decode())
-
-
-def _download_name(catalog: Catalog, extension: str) -> str:
-    return f"rightsdb-{catalog.release.version}-table.{extension}"
-
-
-@bp.route("/table.csv")
-def table_csv():
-    """Download the custom table as CSV."""
-    _releases_list, catalog, choice, key = _table_request()
-    body = catalog.memo.get(("table-csv", *key), lambda: csv_bytes(_table_frame(catalog, choice)))
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "csv")}"'})
-
-
-@bp.route("/table.xlsx")
-def table_xlsx():
-    """Download the custom table as an Excel workbook."""
-    _releases_list, catalog, choice, key = _table_request()
-    body = catalog.memo.get(("table-xlsx", *key), lambda: xlsx_bytes({"table": _table_frame(catalog, choice)}))
-    return Response(body,
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "xlsx")}"'})
-
-
-@bp.route("/downloads")
-def downloads():
-    """List the published releases with notes, checksums, files and the suggested citation."""
-    from rightsdb.publishing.documents import suggested_citation
-
-    releases = list_releases(session=get_session())
-    exports_dir = current_app.config["EXPORTS_DIR"]
-    items = [
-        {"release": r, "files": release_files(exports_dir=exports_dir, release=r), "citation": suggested_citation(r)}
-        for r in releases
-    ]
-    return render_template("public/downloads.html", items=items)
-
-
-@bp.route("/downloads/<version>/<path:filename>")
-def release_file(version: str, filename: str):
-    """Serve a published file exactly as stored (never regenerated)."""
-    releases = list_releases(session=get_session())
-    if not any(r.version == version for r in releases):
-        abort(404)
-    folder = Path(current_app.config["EXPORTS_DIR"]) / version
-    return send_from_directory(folder, filename, as_attachment=True)
+    return render_template(
+        "public/indicator.html",
+        release=catalog.release,
+        releases=releases,
+        catalog=catalog,
+        indicator=item,
+        category=codebook.categories_by_id[item.category],
+        records=records,
+        shown_round=shown_round,
+        latest_round=latest,
+        region=region,
+        regions=REGIONS,
+        count=count,
+        cards=cards,
+    )
 
 
 @bp.app_context_processor

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from rightsdb.errors import Conflict, DomainError, InvalidInput
 from rightsdb.models import Country, Round, parse_row_id
-from rightsdb.review import assignments, reconciliation
+from rightsdb.review import assignments, flags, reconciliation
 from rightsdb.web.loaders import get_codebook
 from rightsdb.web.session import get_session
 from rightsdb.web.supervisor import bp, fail
@@ -40,13 +40,20 @@ def country_round(country_round_id: int):
 def _indicator_page(country_round_id: int, indicator_id: str, *, problems=None, form=None, status: int = 200):
     """Render one indicator's page, with the form's errors and typed values if any."""
     context = _context(country_round_id)
-    review = reconciliation.review_indicator(session=get_session(), codebook=get_codebook(), country_round=context["country_round"], indicator_id=indicator_id)
+    review = reconciliation.review_indicator(
+        session=get_session(), codebook=get_codebook(), country_round=context["country_round"], indicator_id=indicator_id
+    )
     errors: dict[str, list[str]] = {}
     for name, message in problems or []:
         errors.setdefault(name, []).append(message)
     indicator = get_codebook().indicators_by_id[indicator_id]
     return render_template(
-        "supervisor/indicator.html", review=review, indicator=indicator, errors=errors, form=form or {}, **context,
+        "supervisor/indicator.html",
+        review=review,
+        indicator=indicator,
+        errors=errors,
+        form=form or {},
+        **context,
     ), status
 
 
@@ -82,7 +89,14 @@ def decide(country_round_id: int, indicator_id: str):
     session = get_session()
     posted = _posted_choice()
     try:
-        reconciliation.resolve(session=session, codebook=get_codebook(), country_round_id=country_round_id, indicator_id=indicator_id, actor_id=current_user.id, **posted)
+        reconciliation.resolve(
+            session=session,
+            codebook=get_codebook(),
+            country_round_id=country_round_id,
+            indicator_id=indicator_id,
+            actor_id=current_user.id,
+            **posted,
+        )
     except InvalidInput as exc:
         session.rollback()
         flash(str(exc), "error")
@@ -114,7 +128,9 @@ def correct(country_round_id: int, indicator_id: str):
     session = get_session()
     posted = _posted_choice()
     review = reconciliation.review_indicator(
-        session=session, codebook=get_codebook(), indicator_id=indicator_id,
+        session=session,
+        codebook=get_codebook(),
+        indicator_id=indicator_id,
         country_round=reconciliation.get_country_round(session=session, country_round_id=country_round_id),
     )
     if review.decision is None:
@@ -123,8 +139,12 @@ def correct(country_round_id: int, indicator_id: str):
     version = request.form.get("version", "")
     try:
         reconciliation.correct(
-            session=session, codebook=get_codebook(), decision_id=review.decision.id,
-            expected_version=-1 if parse_row_id(version) is None else parse_row_id(version), actor_id=current_user.id, **posted,
+            session=session,
+            codebook=get_codebook(),
+            decision_id=review.decision.id,
+            expected_version=-1 if parse_row_id(version) is None else parse_row_id(version),
+            actor_id=current_user.id,
+            **posted,
         )
     except InvalidInput as exc:
         session.rollback()
@@ -145,9 +165,13 @@ def flag(country_round_id: int, indicator_id: str):
     session = get_session()
     reconciliation.get_country_round(session=session, country_round_id=country_round_id)
     try:
-        reconciliation.flag_indicator(
-            session=session, codebook=get_codebook(), indicator_id=indicator_id, note=request.form.get("note", ""),
-            actor_id=current_user.id, country_round_id=country_round_id,
+        flags.flag_indicator(
+            session=session,
+            codebook=get_codebook(),
+            indicator_id=indicator_id,
+            note=request.form.get("note", ""),
+            actor_id=current_user.id,
+            country_round_id=country_round_id,
         )
     except DomainError as exc:
         fail(exc)
@@ -161,5 +185,5 @@ def flag(country_round_id: int, indicator_id: str):
 def audit(country_round_id: int):
     """Show the audit trail of a country-round: every event, who, when, old and new value."""
     context = _context(country_round_id)
-    events = reconciliation.audit_trail(session=get_session(), country_round_id=country_round_id)
+    events = flags.audit_trail(session=get_session(), country_round_id=country_round_id)
     return render_template("supervisor/audit.html", events=events, **context)

@@ -21,7 +21,14 @@ gate(bp, "supervisor", "admin")
 
 
 class PublishForm(FlaskForm):
-    version = StringField("Version (semantic, e.g. 1.0.0)", validators=[DataRequired(), Length(max=40), Regexp(publication.VERSION_PATTERN.pattern, message="Use a semantic version such as 1.0.0.")])
+    version = StringField(
+        "Version (semantic, e.g. 1.0.0)",
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(publication.VERSION_PATTERN.pattern, message="Use a semantic version such as 1.0.0."),
+        ],
+    )
     title = StringField("Title", validators=[Length(max=300)])
     release_date = DateField("Release date", validators=[DataRequired()], default=date.today)
     notes = TextAreaField("Notes for researchers")
@@ -49,9 +56,15 @@ def publish():
     exports_dir = current_app.config["EXPORTS_DIR"]
     try:
         release = publication.publish_release(
-            session=session, codebook=get_codebook(), exports_dir=exports_dir, version=form.version.data,
-            title=form.title.data or "", notes=form.notes.data or "", release_date=form.release_date.data,
-            synthetic=form.synthetic.data, user_id=current_user.id,
+            session=session,
+            codebook=get_codebook(),
+            exports_dir=exports_dir,
+            version=form.version.data,
+            title=form.title.data or "",
+            notes=form.notes.data or "",
+            release_date=form.release_date.data,
+            synthetic=form.synthetic.data,
+            user_id=current_user.id,
         )
     except DomainError as exc:
         session.rollback()

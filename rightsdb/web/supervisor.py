@@ -32,7 +32,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from rightsdb.errors import DomainError, InvalidInput, NotFound
 from rightsdb.models import parse_row_id
 from rightsdb.public import charts
-from rightsdb.review import assignments, progress, reconciliation, reliability_report
+from rightsdb.review import assignments, progress, reliability_report
+from rightsdb.review import flags as codebook_flags
 from rightsdb.review.reliability import Thresholds
 from rightsdb.web.access import gate
 from rightsdb.web.loaders import get_codebook
@@ -49,7 +50,9 @@ class RoundForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    countries = SelectMultipleField("Countries", choices=[], widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=False)
+    countries = SelectMultipleField(
+        "Countries", choices=[], widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=False
+    )
     coder_a = SelectField("Coder A", coerce=int, choices=[], validators=[DataRequired()])
     coder_b = SelectField("Coder B", coerce=int, choices=[], validators=[DataRequired()])
 
@@ -101,7 +104,11 @@ def board():
         countries = progress.progress_board(session=session, codebook=codebook, round_id=selected.round.id)[0].countries
     shown = [c for c in countries if c.status == status] if status else countries
     return render_template(
-        "supervisor/board.html", summaries=summaries, selected=selected, status=status, countries=shown,
+        "supervisor/board.html",
+        summaries=summaries,
+        selected=selected,
+        status=status,
+        countries=shown,
         labels=progress.STATUS_LABELS,
     )
 
@@ -114,8 +121,12 @@ def open_round():
         session = get_session()
         try:
             round_ = assignments.open_round(
-                session=session, codebook=get_codebook(), name=form.name.data, reference_date=form.reference_date.data,
-                notes=form.notes.data or "", actor_id=current_user.id,
+                session=session,
+                codebook=get_codebook(),
+                name=form.name.data,
+                reference_date=form.reference_date.data,
+                notes=form.notes.data or "",
+                actor_id=current_user.id,
             )
         except DomainError as exc:
             fail(exc, form)
@@ -138,7 +149,12 @@ def _round_page(round_id: int, form: AssignForm, status: int = 200):
     form.coder_b.choices = [SelectChoice(id_, label) for id_, label in coders]
     board = progress.progress_board(session=session, codebook=get_codebook(), round_id=round_id)
     return render_template(
-        "supervisor/round.html", round=round_, rp=board[0], form=form, query=query, coders=coders,
+        "supervisor/round.html",
+        round=round_,
+        rp=board[0],
+        form=form,
+        query=query,
+        coders=coders,
         any_synthetic=any(c.synthetic for c in countries),
     ), status
 
@@ -156,8 +172,12 @@ def assign(round_id: int):
     session = get_session()
     try:
         created = assignments.assign_countries(
-            session=session, round_id=round_id, country_iso3s=request.form.getlist("countries"),
-            coder_a_id=_int(request.form.get("coder_a")), coder_b_id=_int(request.form.get("coder_b")), actor_id=current_user.id,
+            session=session,
+            round_id=round_id,
+            country_iso3s=request.form.getlist("countries"),
+            coder_a_id=_int(request.form.get("coder_a")),
+            coder_b_id=_int(request.form.get("coder_b")),
+            actor_id=current_user.id,
         )
     except DomainError as exc:
         session.rollback()
@@ -183,8 +203,13 @@ def reassign_form(assignment_id: int):
     assignment = assignments.get_assignment(session=session, assignment_id=assignment_id)
     country_round = assignment.country_round
     return render_template(
-        "supervisor/reassign.html", assignment=assignment, country_round=country_round, round=country_round.round,
-        country=country_round.country, coder=assignment.coder, coders=_coder_choices(),
+        "supervisor/reassign.html",
+        assignment=assignment,
+        country_round=country_round,
+        round=country_round.round,
+        country=country_round.country,
+        coder=assignment.coder,
+        coders=_coder_choices(),
     )
 
 
@@ -195,7 +220,9 @@ def reassign(assignment_id: int):
     assignment = assignments.get_assignment(session=session, assignment_id=assignment_id)
     round_id = assignment.country_round.round_id
     try:
-        assignments.reassign(session=session, assignment_id=assignment_id, coder_id=_int(request.form.get("coder")), actor_id=current_user.id)
+        assignments.reassign(
+            session=session, assignment_id=assignment_id, coder_id=_int(request.form.get("coder")), actor_id=current_user.id
+        )
     except DomainError as exc:
         fail(exc)  # back to the form, which shows the message
         return redirect(url_for("supervisor.reassign_form", assignment_id=assignment_id))
@@ -211,7 +238,9 @@ def send_back(assignment_id: int):
     assignment = assignments.get_assignment(session=session, assignment_id=assignment_id)
     country_round_id = assignment.country_round_id
     try:
-        assignments.send_back(session=session, assignment_id=assignment_id, message=request.form.get("message", ""), actor_id=current_user.id)
+        assignments.send_back(
+            session=session, assignment_id=assignment_id, message=request.form.get("message", ""), actor_id=current_user.id
+        )
     except DomainError as exc:
         session.rollback()
         fail(exc)
@@ -224,14 +253,14 @@ def send_back(assignment_id: int):
 @bp.route("/flags")
 def flags():
     """List the open codebook flags, for the next codebook revision."""
-    return render_template("supervisor/flags.html", flags=reconciliation.open_flags(session=get_session()))
+    return render_template("supervisor/flags.html", flags=codebook_flags.open_flags(session=get_session()))
 
 
 @bp.route("/flags/<int:flag_id>/close", methods=["POST"])
 def close_flag(flag_id: int):
     """Mark a codebook flag as dealt with."""
     session = get_session()
-    reconciliation.close_flag(session=session, flag_id=flag_id, actor_id=current_user.id)
+    codebook_flags.close_flag(session=session, flag_id=flag_id, actor_id=current_user.id)
     session.commit()
     flash("The flag is closed.", "success")
     return redirect(url_for("supervisor.flags"))
@@ -240,7 +269,9 @@ def close_flag(flag_id: int):
 def _report(round_id: int | None):
     """Build the reliability rows with the app's alpha thresholds."""
     thresholds = Thresholds(red=current_app.config["ALPHA_RED"], amber=current_app.config["ALPHA_AMBER"])
-    return reliability_report.build_report(session=get_session(), codebook=get_codebook(), thresholds=thresholds, round_id=round_id), thresholds
+    return reliability_report.build_report(
+        session=get_session(), codebook=get_codebook(), thresholds=thresholds, round_id=round_id
+    ), thresholds
 
 
 def _round_filter() -> int | None:
@@ -261,7 +292,9 @@ def reliability():
     rows, thresholds = _report(round_id)
     rounds = assignments.list_rounds(session=get_session())
     synthetic = reliability_report.includes_synthetic(session=get_session(), round_id=round_id)
-    return render_template("supervisor/reliability.html", rows=rows, thresholds=thresholds, rounds=rounds, round_id=round_id, synthetic=synthetic)
+    return render_template(
+        "supervisor/reliability.html", rows=rows, thresholds=thresholds, rounds=rounds, round_id=round_id, synthetic=synthetic
+    )
 
 
 @bp.route("/reliability.csv")
@@ -271,7 +304,8 @@ def reliability_csv():
     rows, _thresholds = _report(round_id)
     filename = f"rightsdb-reliability-round-{round_id}.csv" if round_id else "rightsdb-reliability.csv"
     return Response(
-        reliability_report.report_csv(rows), mimetype="text/csv",
+        reliability_report.report_csv(rows),
+        mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -288,8 +322,13 @@ def reliability_chart(round_id: int):
     if reliability_report.includes_synthetic(session=get_session(), round_id=round_id):
         note += " Synthetic demonstration data."
     svg = charts.reliability_chart(
-        [_short(f"{r.key} {r.label}") for r in rows], [r.krippendorff_alpha for r in rows], [r.rating for r in rows],
-        red=thresholds.red, amber=thresholds.amber, title=f"Round {round_.name}: Krippendorff's alpha per indicator", note=note,
+        [_short(f"{r.key} {r.label}") for r in rows],
+        [r.krippendorff_alpha for r in rows],
+        [r.rating for r in rows],
+        red=thresholds.red,
+        amber=thresholds.amber,
+        title=f"Round {round_.name}: Krippendorff's alpha per indicator",
+        note=note,
     )
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = charts.SVG_CONTENT_SECURITY_POLICY
@@ -299,5 +338,3 @@ def reliability_chart(round_id: int):
 def _short(label: str, limit: int = 48) -> str:
     """Shorten a chart label to `limit` characters, marking the cut."""
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
-
-

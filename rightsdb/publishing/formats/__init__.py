@@ -40,6 +40,8 @@ class TableFormat:
 
 
 FORMATS: tuple[TableFormat, ...] = (
-    TableFormat("stata", "dta", ("long", "scores"), "{table} as Stata 118, with variable labels and answer value labels", stata.write_stata),
+    TableFormat(
+        "stata", "dta", ("long", "scores"), "{table} as Stata 118, with variable labels and answer value labels", stata.write_stata
+    ),
     TableFormat("parquet", "parquet", ("long", "matrix", "scores", "citations"), "{table} as Apache Parquet", parquet.write_parquet),
 )

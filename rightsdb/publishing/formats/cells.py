@@ -25,7 +25,7 @@ def arrow_column(series: pd.Series) -> pa.Array:
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         array = pa.array(series, from_pandas=True)
-    elif pd.api.types.is_string_dtype(dtype) and dtype != object:
+    elif pd.api.types.is_string_dtype(dtype) and dtype != object:  # noqa: E721 (a numpy dtype, not a type)
         array = pa.array(series, from_pandas=True)
     else:
         # Object columns: pandas writes str(value), and empty for missing values.
@@ -60,7 +60,7 @@ def concatenated(array: pa.Array) -> bytes:
     if not pa.types.is_large_string(array.type):
         array = array.cast(pa.large_string())
     _validity, offsets, data = array.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+    bounds = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     if data is None:
         return b""
-    return memoryview(data)[int(bounds[0]):int(bounds[-1])].tobytes()
+    return memoryview(data)[int(bounds[0]) : int(bounds[-1])].tobytes()

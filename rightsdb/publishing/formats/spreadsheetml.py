@@ -21,20 +21,6 @@ from rightsdb.publishing.formats.cells import arrow_column, concatenated, float_
 XML_ILLEGAL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def column_letter(n: int) -> str:
     """Return the spreadsheet column letters of the 1-based column n (1 -> A, 27 -> AA)."""
     letters = ""
@@ -78,7 +64,7 @@ def _bounds_and_data(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Return a string array's value offsets (len + 1, into the data) and its data bytes, as numpy views."""
     _validity, offsets, data = array.buffers()[:3]
     kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    bounds = np.frombuffer(offsets, dtype=kind)[array.offset:array.offset + len(array) + 1]
+    bounds = np.frombuffer(offsets, dtype=kind)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, dtype=np.uint8)
     return bounds, data
 
@@ -88,7 +74,7 @@ def illegal_xml_text(array: pa.Array) -> str | None:
     if not pa.types.is_string(array.type) or len(array) == 0:
         return None
     bounds, data = _bounds_and_data(array)
-    controls = data[int(bounds[0]):int(bounds[-1])]
+    controls = data[int(bounds[0]) : int(bounds[-1])]
     controls = controls[controls < 0x20]  # a byte scan: a regex over every value cost seconds at world scale
     if not _ILLEGAL_BYTES[controls].any():
         return None
@@ -101,7 +87,7 @@ def illegal_xml_text(array: pa.Array) -> str | None:
 def _escaped(array: pa.Array) -> pa.Array:
     """Escape &, < and > (a pass only for those present)."""
     bounds, data = _bounds_and_data(array)
-    present = data[int(bounds[0]):int(bounds[-1])].tobytes()
+    present = data[int(bounds[0]) : int(bounds[-1])].tobytes()
     for byte, char, entity in _ESCAPES:
         if byte in present:
             array = pc.replace_substring(array, char, entity)
@@ -215,7 +201,7 @@ def shared_strings(tables: list[list[pa.Array]]) -> tuple[pa.Array, list[list[Sh
     start = 0
     for (t, c, encoded, mask), values in zip(pending, chosen):
         shared = np.zeros(len(mask), dtype=np.int64)
-        shared[mask] = numbers[start:start + len(values)]
+        shared[mask] = numbers[start : start + len(values)]
         start += len(values)
         columns[t][c] = SharedColumn(encoded, pa.array(shared, mask=~mask))
     return unified.dictionary, columns
@@ -236,8 +222,10 @@ def shared_strings_xml(strings: pa.Array, count: int, main_namespace: str) -> It
         from openpyxl.utils.exceptions import IllegalCharacterError
 
         raise IllegalCharacterError(f"{bad!r} cannot be used in worksheets.")
-    yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-           f'<sst xmlns="{main_namespace}" count="{count}" uniqueCount="{len(strings)}">').encode("utf-8")
+    yield (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<sst xmlns="{main_namespace}" count="{count}" uniqueCount="{len(strings)}">'
+    ).encode()
     for start in range(0, len(strings), cells.BLOCK_ROWS):
         items = _text_elements(strings.slice(start, cells.BLOCK_ROWS), "<si><t>", '<si><t xml:space="preserve">', "</t></si>")
         yield concatenated(items)
@@ -279,8 +267,9 @@ def arrow_columns(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array]]:
     return [str(c) for c in frame.columns], [arrow_column(frame.iloc[:, n]) for n in range(len(frame.columns))]
 
 
-def sheet_xml(names: list[str], columns: list[pa.Array], main_namespace: str,
-              shared: list[SharedColumn | None] | None = None) -> Iterator[bytes]:
+def sheet_xml(
+    names: list[str], columns: list[pa.Array], main_namespace: str, shared: list[SharedColumn | None] | None = None
+) -> Iterator[bytes]:
     """Yield a worksheet's XML (UTF-8) in blocks of rows, the header row first (see `arrow_columns`).
 
     `shared` (from `shared_strings`) says which columns' text is written as shared strings; without it
@@ -299,8 +288,9 @@ def sheet_xml(names: list[str], columns: list[pa.Array], main_namespace: str,
             raise IllegalCharacterError(f"{bad!r} cannot be used in worksheets.")
     prefixes = [f'<c r="{column_letter(n)}' for n in range(1, len(columns) + 1)]
     header = _rows(pa.array(["1"]), prefixes, [_inline_suffixes(pa.array([name], type=pa.string())) for name in names])
-    yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{main_namespace}"><sheetData>'
-           f'{header[0].as_py()}').encode("utf-8")
+    yield (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{main_namespace}"><sheetData>{header[0].as_py()}'
+    ).encode()
     plans = [_column_plan(column, plan) for column, plan in zip(columns, shared)]
     for start in range(0, rows_total, cells.BLOCK_ROWS):
         count = min(cells.BLOCK_ROWS, rows_total - start)

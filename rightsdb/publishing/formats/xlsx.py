@@ -62,31 +62,46 @@ def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
     names = [name[:31] for name in sheets]
     strings, shared = spreadsheetml.shared_strings([arrays for _columns, arrays in sheets.values()])
     sheet_list = "".join(f'<sheet name="{_xml_text(name)}" sheetId="{n}" r:id="rId{n}"/>' for n, name in enumerate(names, start=1))
-    workbook_rels = "".join(
-        f'<Relationship Id="rId{n}" Type="{XLSX_RELS}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in range(1, len(names) + 1)
-    ) + f'<Relationship Id="rId{len(names) + 1}" Type="{XLSX_RELS}/styles" Target="styles.xml"/>'
+    workbook_rels = (
+        "".join(
+            f'<Relationship Id="rId{n}" Type="{XLSX_RELS}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in range(1, len(names) + 1)
+        )
+        + f'<Relationship Id="rId{len(names) + 1}" Type="{XLSX_RELS}/styles" Target="styles.xml"/>'
+    )
     overrides = "".join(
         f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
         for n in range(1, len(names) + 1)
     )
     if len(strings):
         workbook_rels += f'<Relationship Id="rId{len(names) + 2}" Type="{XLSX_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
-        overrides += ('<Override PartName="/xl/sharedStrings.xml" '
-                      'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
+        overrides += (
+            '<Override PartName="/xl/sharedStrings.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+        )
     head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr("[Content_Types].xml", head + (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            f"{overrides}</Types>"
-        ))
-        archive.writestr("_rels/.rels", head + (
-            f'<Relationships xmlns="{XLSX_PACKAGE_RELS}"><Relationship Id="rId1" Type="{XLSX_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-        ))
-        archive.writestr("xl/workbook.xml", head + f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{XLSX_RELS}"><sheets>{sheet_list}</sheets></workbook>')
+        archive.writestr(
+            "[Content_Types].xml",
+            head
+            + (
+                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+                f"{overrides}</Types>"
+            ),
+        )
+        archive.writestr(
+            "_rels/.rels",
+            head
+            + (
+                f'<Relationships xmlns="{XLSX_PACKAGE_RELS}"><Relationship Id="rId1" Type="{XLSX_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ),
+        )
+        archive.writestr(
+            "xl/workbook.xml", head + f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{XLSX_RELS}"><sheets>{sheet_list}</sheets></workbook>'
+        )
         archive.writestr("xl/_rels/workbook.xml.rels", head + f'<Relationships xmlns="{XLSX_PACKAGE_RELS}">{workbook_rels}</Relationships>')
         archive.writestr("xl/styles.xml", head + XLSX_STYLES)
         if len(strings):
