@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install demo bench clean help
+.PHONY: run test lint install demo bench clean help
 
 help:
 	@echo "make run    create .venv, install, load the demo data into SQLite, serve on http://$(HOST):$(PORT)"
 	@echo "make test   run the whole test suite (PostgreSQL too when RIGHTSDB_TEST_POSTGRES_URL is set)"
+	@echo "make lint   check the code with ruff (lint and format)"
 	@echo "make bench  run the benchmarks under bench/"
 
 $(STAMP): pyproject.toml
@@ -31,6 +32,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
