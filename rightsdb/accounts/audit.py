@@ -22,13 +22,7 @@ def record_event(
 ) -> AuditEvent:
     """Add one audit event to the session (committed with the action it describes)."""
     event = AuditEvent(
-        user_id=user_id,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        old=old,
-        new=new,
-        country_round_id=country_round_id,
+        user_id=user_id, action=action, entity=entity, entity_id=str(entity_id), old=old, new=new, country_round_id=country_round_id
     )
     session.add(event)
     return event

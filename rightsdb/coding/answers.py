@@ -15,24 +15,10 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
-from rightsdb.coding.citations import (
-    CitationInput,
-    add_citation,
-    citation_problems,
-    list_sources,
-    remove_citation,
-)
+from rightsdb.coding.citations import CitationInput, add_citation, citation_problems, list_sources, remove_citation
 from rightsdb.coding.submission import submit_assignment
 from rightsdb.errors import Forbidden, InvalidInput, NotFound
-from rightsdb.models import (
-    Answer,
-    Assignment,
-    Citation,
-    ConflictCopy,
-    CountryRound,
-    Round,
-    utcnow,
-)
+from rightsdb.models import Answer, Assignment, Citation, ConflictCopy, CountryRound, Round, utcnow
 
 
 @dataclass(frozen=True)

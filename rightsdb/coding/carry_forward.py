@@ -8,16 +8,7 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_event
 from rightsdb.codebook import Codebook
 from rightsdb.errors import Forbidden, NotFound
-from rightsdb.models import (
-    Answer,
-    Assignment,
-    Citation,
-    CountryRound,
-    Decision,
-    DecisionCitation,
-    Round,
-    utcnow,
-)
+from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, Round, utcnow
 
 
 def find_previous_final(*, session: Session, assignment: Assignment) -> CountryRound | None:

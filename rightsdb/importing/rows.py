@@ -223,11 +223,7 @@ def _parse_answer(line: int, cells: dict[str, str], codebook: Codebook, known_co
 
 
 def parse_rows(
-    table: Table,
-    *,
-    codebook: Codebook,
-    known_countries: set[str],
-    progress: Progress | None = None,
+    table: Table, *, codebook: Codebook, known_countries: set[str], progress: Progress | None = None
 ) -> tuple[dict[tuple[str, str], AnswerRow], list[RowProblem]]:
     """Check every line; return the answers keyed by (country, indicator) and every problem found."""
     problems: list[RowProblem] = []

@@ -34,12 +34,7 @@ from rightsdb.ops.backup_postgres import (
     pg_dbname_argument,
     run_pg_tool,
 )
-from rightsdb.ops.backup_sqlite import (
-    SQLITE_MAGIC,
-    backup_sqlite,
-    inspect_sqlite,
-    restore_sqlite,
-)
+from rightsdb.ops.backup_sqlite import SQLITE_MAGIC, backup_sqlite, inspect_sqlite, restore_sqlite
 
 
 def backup_database(*, url: str, path: str | Path, force: bool = False) -> dict[str, Any]:

@@ -11,12 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from rightsdb.ops.backup_manifest import (
-    BackupError,
-    describe_database,
-    read_manifest,
-    require_tables,
-)
+from rightsdb.ops.backup_manifest import BackupError, describe_database, read_manifest, require_tables
 
 PGDUMP_MAGIC = b"PGDMP"
 

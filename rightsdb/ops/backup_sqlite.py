@@ -11,12 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from rightsdb.ops.backup_manifest import (
-    BackupError,
-    describe_database,
-    require_tables,
-    temporary_file,
-)
+from rightsdb.ops.backup_manifest import BackupError, describe_database, require_tables, temporary_file
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

@@ -21,18 +21,7 @@ from sqlmodel import Session, select
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import binary_value
 from rightsdb.errors import InvalidInput
-from rightsdb.models import (
-    Answer,
-    Assignment,
-    Citation,
-    Country,
-    CountryRound,
-    Decision,
-    DecisionCitation,
-    LegalSource,
-    Release,
-    Round,
-)
+from rightsdb.models import Answer, Assignment, Citation, Country, CountryRound, Decision, DecisionCitation, LegalSource, Release, Round
 from rightsdb.publishing import scoring
 
 

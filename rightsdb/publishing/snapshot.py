@@ -31,14 +31,7 @@ from rightsdb.models import (
     ReleaseCitation,
     Round,
 )
-from rightsdb.publishing.collect import (
-    CITATION_FIELDS,
-    SNAPSHOT_COLUMNS,
-    ReleaseInputs,
-    driver_batches,
-    group_list,
-    snapshot_inputs,
-)
+from rightsdb.publishing.collect import CITATION_FIELDS, SNAPSHOT_COLUMNS, ReleaseInputs, driver_batches, group_list, snapshot_inputs
 
 
 def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:

@@ -52,12 +52,7 @@ from typing import Any
 import krippendorff
 import numpy as np
 
-_STATISTICS: tuple[str, ...] = (
-    "percent_agreement",
-    "cohen_kappa",
-    "krippendorff_alpha",
-    "gwet_ac1",
-)
+_STATISTICS: tuple[str, ...] = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")
 
 
 UNDEFINED = "undefined"
@@ -110,9 +105,7 @@ def _is_missing(value: Any) -> bool:
     return False
 
 
-def _nominal_alpha_with_reason(
-    reliability_data: Iterable[Iterable[Hashable | None]],
-) -> tuple[float | None, str | None]:
+def _nominal_alpha_with_reason(reliability_data: Iterable[Iterable[Hashable | None]]) -> tuple[float | None, str | None]:
     """Compute nominal alpha; return (alpha, None) or (None, reason it is undefined)."""
     rows = [list(row) for row in reliability_data]
     if not rows or not rows[0]:
@@ -153,9 +146,7 @@ def _nominal_alpha_of_matrix(matrix: np.ndarray) -> tuple[float | None, str | No
     return value, None
 
 
-def nominal_alpha(
-    reliability_data: Iterable[Iterable[Hashable | None]],
-) -> float | None:
+def nominal_alpha(reliability_data: Iterable[Iterable[Hashable | None]]) -> float | None:
     """Krippendorff's alpha at the nominal level for a coders x units matrix (None if undefined).
 
     Missing values are ``None`` or NaN.  Values may be any hashable labels
@@ -186,20 +177,13 @@ def _gwet_ac1(n: int, agreements: int, counts_total: Counter, q: int) -> float |
         return None
     pa = Fraction(agreements, n)
     # pi_k = (a_k + b_k) / (2n): the mean of the two coders' marginal proportions.
-    pe = sum(
-        (Fraction(c, 2 * n) * (1 - Fraction(c, 2 * n)) for c in counts_total.values()),
-        Fraction(0),
-    ) / (q - 1)
+    pe = sum((Fraction(c, 2 * n) * (1 - Fraction(c, 2 * n)) for c in counts_total.values()), Fraction(0)) / (q - 1)
     if pe == 1:  # cannot happen for q >= 2 (pe <= 1/q), kept as a guard
         return None
     return float((pa - pe) / (1 - pe))
 
 
-def agreement(
-    pairs: Iterable[tuple[Hashable | None, Hashable | None]],
-    *,
-    categories: Sequence[Hashable] | None = None,
-) -> Agreement:
+def agreement(pairs: Iterable[tuple[Hashable | None, Hashable | None]], *, categories: Sequence[Hashable] | None = None) -> Agreement:
     """Compute percent agreement, Cohen's kappa, nominal alpha and Gwet's AC1 for two coders.
 
     ``pairs`` holds one ``(value_a, value_b)`` per unit.  A unit where either

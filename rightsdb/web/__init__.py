@@ -10,21 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_login import current_user
 
-from rightsdb.web import (
-    access,
-    admin,
-    api,
-    auth,
-    charts,
-    coder,
-    downloads,
-    errors,
-    public,
-    reconcile,
-    releases,
-    session,
-    supervisor,
-)
+from rightsdb.web import access, admin, api, auth, charts, coder, downloads, errors, public, reconcile, releases, session, supervisor
 from rightsdb.web.loaders import RowIdConverter, get_codebook
 from rightsdb.web.security import add_security_headers, refuse_unstorable_input
 

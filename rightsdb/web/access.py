@@ -55,11 +55,9 @@ def home_for(user) -> str:
     """Return the landing page URL for a user's role."""
     if not user.is_authenticated:
         return url_for("public.index")
-    return {
-        "coder": url_for("coder.dashboard"),
-        "supervisor": url_for("supervisor.board"),
-        "admin": url_for("supervisor.board"),
-    }.get(user.role, url_for("public.index"))
+    return {"coder": url_for("coder.dashboard"), "supervisor": url_for("supervisor.board"), "admin": url_for("supervisor.board")}.get(
+        user.role, url_for("public.index")
+    )
 
 
 def init_app(app: Flask) -> None:

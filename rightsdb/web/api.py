@@ -27,11 +27,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from rightsdb.errors import NotFound
 from rightsdb.public.catalog import Catalog
-from rightsdb.publishing.publish import (
-    NoRelease,
-    choose_release,
-    list_releases,
-)
+from rightsdb.publishing.publish import NoRelease, choose_release, list_releases
 from rightsdb.web.access import gate
 from rightsdb.web.loaders import get_codebook, release_catalog
 from rightsdb.web.session import get_session

@@ -6,11 +6,7 @@ served under its own content security policy (inline styles, no scripts).
 
 from __future__ import annotations
 
-from flask import (
-    Response,
-    abort,
-    request,
-)
+from flask import Response, abort, request
 
 from rightsdb.public import charts, maps
 from rightsdb.web.loaders import get_codebook

@@ -11,14 +11,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from coding_forms import (
-    build_coding_form,
-    coding_view,
-    read_answer_inputs,
-    read_source,
-    show_stored,
-    source_form_class,
-)
+from coding_forms import build_coding_form, coding_view, read_answer_inputs, read_source, show_stored, source_form_class
 from rightsdb.coding import answers, citations, submission
 from rightsdb.coding.carry_forward import carry_forward as fill_from_previous_round
 from rightsdb.coding.carry_forward import find_previous_final

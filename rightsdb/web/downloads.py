@@ -5,24 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flask import (
-    Response,
-    abort,
-    current_app,
-    render_template,
-    request,
-    send_from_directory,
-)
+from flask import Response, abort, current_app, render_template, request, send_from_directory
 from markupsafe import Markup
 
 from rightsdb.public.catalog import Catalog
 from rightsdb.publishing import tables
 from rightsdb.publishing.formats.csv import csv_bytes
 from rightsdb.publishing.formats.xlsx import xlsx_bytes
-from rightsdb.publishing.publish import (
-    list_releases,
-    release_files,
-)
+from rightsdb.publishing.publish import list_releases, release_files
 from rightsdb.web.loaders import get_codebook
 from rightsdb.web.public import bp, chosen_release, page_fragments
 from rightsdb.web.session import get_session

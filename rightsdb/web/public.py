@@ -13,23 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
 
 from rightsdb.public import maps
 from rightsdb.public.catalog import Catalog, sort_keys
-from rightsdb.publishing.publish import (
-    NoRelease,
-    choose_release,
-    list_releases,
-)
+from rightsdb.publishing.publish import NoRelease, choose_release, list_releases
 from rightsdb.publishing.scoring import shade
 from rightsdb.web.access import gate
 from rightsdb.web.loaders import get_codebook, release_catalog

@@ -48,12 +48,7 @@ def _indicator_page(country_round_id: int, indicator_id: str, *, problems=None, 
         errors.setdefault(name, []).append(message)
     indicator = get_codebook().indicators_by_id[indicator_id]
     return render_template(
-        "supervisor/indicator.html",
-        review=review,
-        indicator=indicator,
-        errors=errors,
-        form=form or {},
-        **context,
+        "supervisor/indicator.html", review=review, indicator=indicator, errors=errors, form=form or {}, **context
     ), status
 
 

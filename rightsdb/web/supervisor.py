@@ -5,27 +5,10 @@ Reconciliation pages live in `reconcile`, on the same blueprint and behind the s
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import (
-    DateField,
-    SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -104,12 +87,7 @@ def board():
         countries = progress.progress_board(session=session, codebook=codebook, round_id=selected.round.id)[0].countries
     shown = [c for c in countries if c.status == status] if status else countries
     return render_template(
-        "supervisor/board.html",
-        summaries=summaries,
-        selected=selected,
-        status=status,
-        countries=shown,
-        labels=progress.STATUS_LABELS,
+        "supervisor/board.html", summaries=summaries, selected=selected, status=status, countries=shown, labels=progress.STATUS_LABELS
     )
 
 
@@ -304,9 +282,7 @@ def reliability_csv():
     rows, _thresholds = _report(round_id)
     filename = f"rightsdb-reliability-round-{round_id}.csv" if round_id else "rightsdb-reliability.csv"
     return Response(
-        reliability_report.report_csv(rows),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        reliability_report.report_csv(rows), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
 
 
