@@ -59,7 +59,7 @@ def rss_bytes() -> int:
 
 @contextmanager
 def counting(engine: sa.Engine):
-    """Count the SQL statements run on `engine` inside the block (same rule as tests/querycount.py)."""
+    """Count the SQL statements run on `engine` inside the block (same rule as tests/factories/querycount.py)."""
     log: list[str] = []
 
     def _before(conn, cursor, statement, parameters, context, executemany):

@@ -3,6 +3,11 @@
 Tests that take `app`, `session` or `client` run once per database engine: `[sqlite]` always, and
 `[postgresql]` when RIGHTSDB_TEST_POSTGRES_URL is set. Without it the PostgreSQL variants are skipped
 with a message saying so; CI sets it and fails the run if anything was skipped.
+
+Each codebook file is parsed once per test session: every app the tests make loads its codebook
+through `load_codebook_once`, and the session's `real_codebook` is the same parsed object.
+Tests of loading itself (broken files, error messages) call `rightsdb.codebook.load_codebook` and
+`parse_codebook` directly, which always parse.
 """
 
 from __future__ import annotations
@@ -15,15 +20,52 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlmodel import Session, SQLModel
 
+import rightsdb
 from rightsdb import create_app
+from rightsdb.codebook import Codebook, load_codebook
 from rightsdb.db import create_all
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_CODEBOOK = Path(__file__).with_name("data") / "tiny_codebook.yaml"
+DATA = Path(__file__).with_name("data")
+GOLDEN = Path(__file__).with_name("golden")
+TINY_CODEBOOK = DATA / "tiny_codebook.yaml"
+REAL_CODEBOOK = ROOT / "indicators.yaml"
 PG_URL = os.environ.get("RIGHTSDB_TEST_POSTGRES_URL", "")
 PG_SKIP = "PostgreSQL tests skipped: set RIGHTSDB_TEST_POSTGRES_URL (CI sets it; .ci/run uses 127.0.0.1:5432)"
 
 _pg_engine: sa.engine.Engine | None = None
+_codebooks: dict[tuple[str, int, int], Codebook] = {}
+
+
+def load_codebook_once(path: str | Path) -> Codebook:
+    """Return the codebook in `path`, parsed by the real loader the first time this session asks for that file.
+
+    The cache is keyed by the resolved path, modification time and size, so a file a test rewrites
+    is parsed again. A file that cannot be loaded is not cached: the real loader raises every time.
+    The parsed Codebook is a frozen model, safe to share between apps.
+    """
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return load_codebook(path)  # the real loader says what is wrong with the path
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _codebooks:
+        _codebooks[key] = load_codebook(path)
+    return _codebooks[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def codebook_parsed_once():
+    """Make every app of the session load its codebook through `load_codebook_once` (create_app's lookup)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rightsdb, "load_codebook", load_codebook_once)
+        yield
+
+
+@pytest.fixture(scope="session")
+def real_codebook() -> Codebook:
+    """The real instrument (indicators.yaml), parsed once per session."""
+    return load_codebook_once(REAL_CODEBOOK)
 
 
 def _postgres_engine() -> sa.engine.Engine:

@@ -27,8 +27,14 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 CHROMIUM = os.environ.get("RIGHTSDB_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium phones home, and this machine's closed network refuses it.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 MAX_SCREENSHOT_HEIGHT = 4000
 SKIP_REASON = f"Browser tests skipped: {CHROMIUM} not found; apt-get install chromium"
@@ -74,22 +80,28 @@ def live_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{base / 'rightsdb.sqlite'}"
     upgrade(url)
-    app = create_app({
-        "ENV": "testing",
-        "TESTING": False,  # behave like a deployment: real CSRF tokens, real error pages
-        "SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
-        "DATABASE_URL": url,
-        "EXPORTS_DIR": str(base / "exports"),
-        "LOGIN_SLOWDOWN_SECONDS": 0,
-    })
+    app = create_app(
+        {
+            "ENV": "testing",
+            "TESTING": False,  # behave like a deployment: real CSRF tokens, real error pages
+            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
+            "DATABASE_URL": url,
+            "EXPORTS_DIR": str(base / "exports"),
+            "LOGIN_SLOWDOWN_SECONDS": 0,
+        }
+    )
     with Session(app.extensions["rightsdb.engine"], expire_on_commit=False) as session:
         report = load_demo(session=session, codebook=app.extensions["rightsdb.codebook"], app_config=app.config)
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    live = LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, exports_dir=base / "exports",
-                      logins={email: role for email, role, _name in report.logins})
+    live = LiveServer(
+        url=f"http://127.0.0.1:{server.server_port}",
+        app=app,
+        exports_dir=base / "exports",
+        logins={email: role for email, role, _name in report.logins},
+    )
     yield live
     server.shutdown()
     thread.join(timeout=10)
@@ -117,8 +129,7 @@ class PageMaker:
     def new_page(self, *, viewport=None, bypass_csp: bool = False):
         """Open a page in a new context (its own cookies) at the live server."""
         context = self.browser.new_context(
-            base_url=self.live.url, accept_downloads=True, bypass_csp=bypass_csp,
-            viewport=viewport or {"width": 1280, "height": 900},
+            base_url=self.live.url, accept_downloads=True, bypass_csp=bypass_csp, viewport=viewport or {"width": 1280, "height": 900}
         )
         context.set_default_timeout(15_000)
         self.contexts.append(context)

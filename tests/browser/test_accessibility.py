@@ -29,13 +29,17 @@ def people(browser, live_server):
     with live_server.session() as session:
         # A coder with work in progress: the country being coded in round 2026, not yet submitted.
         coder_email, assignment_id = session.exec(
-            select(User.email, Assignment.id).join(User, User.id == Assignment.coder_id)
-            .join(CountryRound, CountryRound.id == Assignment.country_round_id).join(Round, Round.id == CountryRound.round_id)
-            .where(Round.name == "2026", CountryRound.country_iso3 == "XBB", Assignment.status != "submitted").order_by(Assignment.slot)
+            select(User.email, Assignment.id)
+            .join(User, User.id == Assignment.coder_id)
+            .join(CountryRound, CountryRound.id == Assignment.country_round_id)
+            .join(Round, Round.id == CountryRound.round_id)
+            .where(Round.name == "2026", CountryRound.country_iso3 == "XBB", Assignment.status != "submitted")
+            .order_by(Assignment.slot)
         ).first()
         round_id = session.exec(select(Round.id).where(Round.name == "2026")).one()
         reconciling = session.exec(
-            select(CountryRound.id).join(Round, Round.id == CountryRound.round_id)
+            select(CountryRound.id)
+            .join(Round, Round.id == CountryRound.round_id)
             .where(Round.name == "2026", CountryRound.country_iso3 == "XDD")
         ).one()
     sign_in(pages["coder"], coder_email)
@@ -135,7 +139,9 @@ def test_keyboard_reaches_answers_and_save_with_visible_focus(people):
 def test_comparison_page_fits_a_phone(people, browser, live_server):
     page = people["maker"].new_page(viewport={"width": 390, "height": 844}, bypass_csp=True)
     page.goto("/")
-    widths = page.evaluate("() => ({body: document.body.scrollWidth, page: document.documentElement.scrollWidth, viewport: window.innerWidth})")
+    widths = page.evaluate(
+        "() => ({body: document.body.scrollWidth, page: document.documentElement.scrollWidth, viewport: window.innerWidth})"
+    )
     assert widths["body"] <= widths["viewport"] and widths["page"] <= widths["viewport"], widths
     # The wide comparison table scrolls inside its wrapper instead of widening the page.
     scroller = page.locator(".table-scroll").first

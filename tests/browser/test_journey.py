@@ -23,10 +23,22 @@ COUNTRY, COUNTRY_NAME, ROUND, PREVIOUS_ROUND = "XAA", "Arvenia", "2026", "2025"
 VERSION = "0.2.0-demo"
 # What each slot changes: a new citation with an excerpt in a non-Latin script, and a conditional answer.
 EDITS = {
-    "A": {"source": "Aliens Act", "lang": "ru", "pinpoint": "Статья 12, часть 3", "excerpt": "Статья 12. Иностранные работники имеют право на равную оплату труда. [синтетический текст]",
-          "translation": "Article 12. Foreign workers have the right to equal pay. (synthetic)", "groups": 2},
-    "B": {"source": "Supreme Court", "lang": "ar", "pinpoint": "المادة ٧ (٢)", "excerpt": "المادة ٧: يحق للعمال المهاجرين الانضمام إلى النقابات. [بيانات تجريبية]",
-          "translation": "Article 7: migrant workers may join trade unions. (synthetic)", "groups": 1},
+    "A": {
+        "source": "Aliens Act",
+        "lang": "ru",
+        "pinpoint": "Статья 12, часть 3",
+        "excerpt": "Статья 12. Иностранные работники имеют право на равную оплату труда. [синтетический текст]",
+        "translation": "Article 12. Foreign workers have the right to equal pay. (synthetic)",
+        "groups": 2,
+    },
+    "B": {
+        "source": "Supreme Court",
+        "lang": "ar",
+        "pinpoint": "المادة ٧ (٢)",
+        "excerpt": "المادة ٧: يحق للعمال المهاجرين الانضمام إلى النقابات. [بيانات تجريبية]",
+        "translation": "Article 7: migrant workers may join trade unions. (synthetic)",
+        "groups": 1,
+    },
 }
 
 
@@ -41,8 +53,10 @@ def _plan(live_server) -> dict:
         ).all()
         ids = dict(rows)
         slots = session.exec(
-            select(Assignment.slot, User.email).join(User, User.id == Assignment.coder_id)
-            .where(Assignment.country_round_id == ids[ROUND]).order_by(Assignment.slot)
+            select(Assignment.slot, User.email)
+            .join(User, User.id == Assignment.coder_id)
+            .where(Assignment.country_round_id == ids[ROUND])
+            .order_by(Assignment.slot)
         ).all()
         previous = {d.indicator_id: d for d in session.exec(select(Decision).where(Decision.country_round_id == ids[PREVIOUS_ROUND])).all()}
     provided = [i.id for i in codebook.indicators if previous[i.id].value == "provided"]
@@ -122,7 +136,9 @@ def _code(page, live_server, plan: dict, slot: str) -> None:
     for complaint in complaints:
         if "not applicable in the notes" in complaint:
             other = complaint.split(" ", 1)[0]
-            page.locator(f"#ind-{other}").get_by_role("textbox", name=re.compile("^Notes")).fill("No such procedure exists in this fictional system (synthetic).")
+            page.locator(f"#ind-{other}").get_by_role("textbox", name=re.compile("^Notes")).fill(
+                "No such procedure exists in this fictional system (synthetic)."
+            )
     page.locator("#blockers").evaluate("el => el.scrollIntoView({block: 'start'})")
     screenshot(page, f"coder-{slot}-blockers", full_page=False)
     page.get_by_role("button", name="Save and submit").click()
@@ -170,7 +186,8 @@ def _reconcile(page, live_server, plan: dict) -> None:
         for index in range(citations.count()):
             citations.nth(index).check()
         page.get_by_label("Reason (required)").fill(
-            f"Coder {slot} cites the provision that limits the right to some groups (synthetic demonstration reason).")
+            f"Coder {slot} cites the provision that limits the right to some groups (synthetic demonstration reason)."
+        )
         if position == 0:
             screenshot(page, "supervisor-reconciliation-view")
         page.get_by_role("button", name="Decide", exact=True).click()
@@ -259,7 +276,8 @@ def _research(page, live_server, plan: dict) -> None:
     assert downloaded == published
     mine = next(r for r in downloaded if r["indicator"] == indicator_id)
     assert mine["answer"] == "conditional" and mine["groups"] == ";".join(
-        sorted(g.code for g in codebook.migrant_groups[: EDITS["A"]["groups"]]))
+        sorted(g.code for g in codebook.migrant_groups[: EDITS["A"]["groups"]])
+    )
     assert EDITS["A"]["pinpoint"] in mine["citations"]
 
     page.get_by_role("link", name="Downloads", exact=True).click()
