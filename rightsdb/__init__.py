@@ -51,10 +51,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
-    app.extensions["rightsdb.release_cache"] = {}
-    if settings.WARM_CACHE:
-        from rightsdb.public.catalog import warm
+    # Imported here, like the web layer below: the catalog brings pyarrow, which the command line,
+    # the migrations and the bench do not all need.
+    from rightsdb.public.catalog import catalog_cache, warm
 
+    app.extensions["rightsdb.release_cache"] = catalog_cache()
+    if settings.WARM_CACHE:
         app.extensions["rightsdb.warm_thread"] = warm(
             engine=app.extensions["rightsdb.engine"],
             codebook=app.extensions["rightsdb.codebook"],

@@ -18,6 +18,7 @@ counting still frees it when it leaves the cache.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
@@ -34,7 +35,8 @@ from rightsdb.publishing import scoring
 from rightsdb.publishing.collect import CITATION_FIELDS
 from rightsdb.publishing.snapshot import release_inputs
 
-CACHE_SIZE = 16
+#: Catalogs (releases) kept per process; the least recently used goes first.
+CATALOGS = 16
 _BUILD_LOCK = threading.Lock()
 logger = logging.getLogger(__name__)
 #: Bytes of derived values (HTML fragments, JSON bodies) each catalog's memo may hold.
@@ -46,16 +48,21 @@ V = TypeVar("V")
 
 
 class Memo:
-    """A small cache of values derived from one release, bounded by their total size in bytes.
+    """The public site's one cache: least recently used values dropped past a size budget, thread-safe.
 
-    `get(key, build, size)` returns the value under `key`, building (and keeping) it on first use;
-    the least recently used values are dropped once the total size exceeds `max_bytes`, and a value
-    bigger than a quarter of the budget is returned without being kept. Safe to share between
-    threads: two threads may build the same value once each, never see a half-built one.
+    The application keeps the catalogs in one (by release id, at most CATALOGS of them: `max_items`),
+    and every catalog keeps the values derived from it in its own (HTML fragments, JSON bodies, SVG
+    figures: at most `max_bytes` of them), so a new release never sees another's entries.
+
+    `get(key, build, size)` returns the value under `key`, building (and keeping) it on first use; a
+    value bigger than a quarter of the byte budget is returned without being kept. Two threads may
+    build the same value once each, never see a half-built one. `peek`, `put` and `pop` serve a caller
+    that builds under its own lock (one catalog build at a time).
     """
 
-    def __init__(self, max_bytes: int | None = None) -> None:
+    def __init__(self, max_bytes: int | None = None, max_items: int | None = None) -> None:
         self.max_bytes = MEMO_BYTES if max_bytes is None else max_bytes
+        self.max_items = max_items
         self.bytes = 0
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
@@ -66,24 +73,64 @@ class Memo:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._items
 
-    def get(self, key: Hashable, build: Callable[[], V], size: Callable[[V], int] = len) -> V:
-        """Return the value under `key`, building it with `build()` (sized by `size(value)`) if missing."""
+    def __iter__(self):
+        return iter(list(self._items))
+
+    def values(self) -> list[Any]:
+        """Return every value kept, oldest use first."""
+        with self._lock:
+            return [value for value, _nbytes in self._items.values()]
+
+    def peek(self, key: Hashable) -> Any:
+        """Return the value under `key` (marking it recently used), or None."""
         with self._lock:
             item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-                return item[0]
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def get(self, key: Hashable, build: Callable[[], V], size: Callable[[V], int] = len) -> V:
+        """Return the value under `key`, building it with `build()` (sized by `size(value)`) if missing."""
+        value = self.peek(key)
+        if value is not None:
+            return value
         value = build()
-        nbytes = max(1, size(value))
-        if nbytes <= self.max_bytes // 4:
-            with self._lock:
-                if key not in self._items:
-                    self._items[key] = (value, nbytes)
-                    self.bytes += nbytes
-                while self.bytes > self.max_bytes and self._items:
-                    _key, (_value, dropped) = self._items.popitem(last=False)
-                    self.bytes -= dropped
+        self.put(key, value, max(1, size(value)), replace=False)
         return value
+
+    def put(self, key: Hashable, value: Any, nbytes: int = 1, *, replace: bool = True) -> None:
+        """Keep `value` under `key` (unless it is over a quarter of the byte budget), dropping the oldest past the budgets."""
+        if nbytes > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._items:
+                if not replace:
+                    return
+                self.bytes -= self._items.pop(key)[1]
+            self._items[key] = (value, nbytes)
+            self.bytes += nbytes
+            while self._items and (self.bytes > self.max_bytes or (self.max_items is not None and len(self._items) > self.max_items)):
+                _key, (_value, dropped) = self._items.popitem(last=False)
+                self.bytes -= dropped
+
+    def pop(self, key: Hashable) -> None:
+        """Forget the value under `key`, if any."""
+        with self._lock:
+            item = self._items.pop(key, None)
+            if item is not None:
+                self.bytes -= item[1]
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+
+def catalog_cache() -> Memo:
+    """Return a new cache of release catalogs (the application keeps one, `app.extensions["rightsdb.release_cache"]`)."""
+    return Memo(max_bytes=sys.maxsize, max_items=CATALOGS)  # catalogs are counted, not weighed
 
 
 @dataclass(frozen=True)
@@ -242,24 +289,23 @@ def _build_catalog(*, session: Session, codebook: Codebook, release: Release) ->
     )
 
 
-def cached_catalog(*, session: Session, codebook: Codebook, release: Release, cache: dict) -> Catalog:
+def cached_catalog(*, session: Session, codebook: Codebook, release: Release, cache: Memo) -> Catalog:
     """Return the release's catalog from `cache` (keyed by release id), building it on first use.
 
     One build at a time per process: a request that arrives while the catalog is being built (by the
     warm-up thread or another request) waits for it instead of building a second copy. A large
     catalog is frozen out of the garbage collector's reach once built (see the module notes).
     """
-    catalog = cache.get(release.id)
+    catalog = cache.peek(release.id)
     if _current(catalog, release):
         return catalog
     with _BUILD_LOCK:
-        catalog = cache.get(release.id)
+        catalog = cache.peek(release.id)
         if _current(catalog, release):
             return catalog
-        cache.pop(release.id, None)
-        if len(cache) >= CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        catalog = cache[release.id] = build_catalog(session=session, codebook=codebook, release=release)
+        cache.pop(release.id)
+        catalog = build_catalog(session=session, codebook=codebook, release=release)
+        cache.put(release.id, catalog)
         if len(catalog.records) >= FREEZE_MIN_RECORDS:
             freeze_long_lived()
     return catalog

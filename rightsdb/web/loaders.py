@@ -8,7 +8,7 @@ from werkzeug.routing import IntegerConverter
 
 from rightsdb.codebook import Codebook
 from rightsdb.models import MAX_ROW_ID, Release
-from rightsdb.public.catalog import Catalog, cached_catalog
+from rightsdb.public.catalog import Catalog, cached_catalog, catalog_cache
 from rightsdb.web.session import get_session
 
 
@@ -33,5 +33,7 @@ def or_404(value):
 
 def release_catalog(release: Release, session: Session | None = None) -> Catalog:
     """Return the derived public data of a release, from the application's cache (built on first use)."""
-    cache = current_app.extensions.setdefault("rightsdb.release_cache", {})
+    cache = current_app.extensions.get("rightsdb.release_cache")
+    if cache is None:
+        cache = current_app.extensions["rightsdb.release_cache"] = catalog_cache()
     return cached_catalog(session=session or get_session(), codebook=get_codebook(), release=release, cache=cache)
