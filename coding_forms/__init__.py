@@ -53,7 +53,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def http_url(_form, field) -> None:
-    """Accept an empty value or an http(s) address (the rule lives in rightsdb.citations)."""
+    """Accept an empty value or an http(s) address (the rule lives in rightsdb.codebook.rules)."""
     message = url_problem(field.data or "")
     if message:
         raise ValidationError(message)

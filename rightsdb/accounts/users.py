@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlmodel import Session, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added, record_event
 from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import ROLES, LoginFailure, User, utcnow
 
@@ -46,17 +46,7 @@ def create_user(*, session: Session, email: str, name: str, role: str, password:
     if session.exec(select(User).where(User.email == email)).first():
         raise Conflict(f"A user with the email {email} already exists.")
     user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password), session_nonce=new_nonce())
-    session.add(user)
-    session.flush()
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="user.create",
-        entity="user",
-        entity_id=user.id,
-        new={"email": email, "role": role, "name": user.name},
-    )
-    return user
+    return record_added(session, user, user_id=actor_id, action="user.create", new={"email": email, "role": role, "name": user.name})
 
 
 def get_user(*, session: Session, user_id: int) -> User:

@@ -11,7 +11,7 @@ Methodology (the Migrant Rights Database's, as this project applies it):
 
 Coding (saving and submitting), reconciliation (a supervisor's own answer) and import all check
 answers with `answer_problems`, so the three can never disagree about what a complete answer is.
-Templates and JavaScript get the codes from the codebook (`Codebook.answer_rules`), not from here.
+Templates and JavaScript get the codes from the codebook (`Codebook.grouped_answer`), not from here.
 """
 
 from __future__ import annotations

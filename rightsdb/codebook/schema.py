@@ -152,6 +152,17 @@ class Codebook(_Strict):
         indicator = self.indicators_by_id.get(indicator_id)
         return f"{indicator_id} ({indicator.short_label})" if indicator else indicator_id
 
+    def describe(self, indicator: Indicator) -> dict:
+        """An indicator's category and wording, as the codebook table of a release and the API give them."""
+        return {
+            "category": indicator.category,
+            "category_name": self.categories_by_id[indicator.category].name,
+            "imbr_article": indicator.imbr_article,
+            "provenance": indicator.provenance,
+            "short_label": indicator.short_label,
+            "question": indicator.question,
+        }
+
     @property
     def grouped_answer(self) -> str:
         """The answer code that names migrant groups (for templates and scripts, which name no code)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added, record_row_event
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.coding.citations import CitationInput, add_citation, citation_problems, list_sources, remove_citation
@@ -112,15 +112,8 @@ def keep_conflict_copy(*, session: Session, assignment: Assignment, user_id: int
     copy = ConflictCopy(assignment_id=assignment.id, user_id=user_id, payload=payload)
     session.add(copy)
     session.flush()
-    record_event(
-        session=session,
-        user_id=user_id,
-        action="answers.conflict",
-        entity="assignment",
-        entity_id=assignment.id,
-        new={"conflict_copy_id": copy.id},
-        country_round_id=assignment.country_round_id,
-    )
+    new = {"conflict_copy_id": copy.id}
+    record_row_event(session, assignment, user_id=user_id, action="answers.conflict", new=new, country_round_id=assignment.country_round_id)
     return copy
 
 
@@ -229,18 +222,9 @@ def _apply(
         answer.value, answer.groups, answer.notes = new["value"], new["groups"], new["notes"]
         answer.codebook_version = codebook.version
         answer.updated_at, answer.updated_by_id = utcnow(), user_id
-        session.add(answer)
-        session.flush()
-        record_event(
-            session=session,
-            user_id=user_id,
-            action="answer.changed",
-            entity="answer",
-            entity_id=answer.id,
-            old={**old, "carried_forward": was_carried, "indicator_id": posted.indicator_id},
-            new={**new, "carried_forward": answer.carried_forward, "indicator_id": posted.indicator_id},
-            country_round_id=country_round_id,
-        )
+        old = {**old, "carried_forward": was_carried, "indicator_id": posted.indicator_id}
+        new = {**new, "carried_forward": answer.carried_forward, "indicator_id": posted.indicator_id}
+        record_added(session, answer, user_id=user_id, action="answer.changed", old=old, new=new, country_round_id=country_round_id)
     elif answer.id is None:
         session.add(answer)
         session.flush()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added
 from rightsdb.codebook import Codebook
+from rightsdb.coding.citations import citation_content
 from rightsdb.errors import Forbidden, NotFound
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, Round, utcnow
 
@@ -53,7 +54,7 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
     citations_by_decision: dict[int, list[Citation]] = {}
     seen: set[tuple] = set()
     for decision_id, citation in standing:
-        key = (decision_id, citation.source_id, citation.pinpoint, citation.url, citation.excerpt, citation.translation)
+        key = (decision_id, *citation_content(citation).values())
         if key not in seen:
             seen.add(key)
             citations_by_decision.setdefault(decision_id, []).append(citation)
@@ -67,38 +68,20 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
             answer = Answer(assignment_id=assignment.id, indicator_id=decision.indicator_id, codebook_version=codebook.version)
         answer.value, answer.groups, answer.carried_forward = decision.value, list(decision.groups), True
         answer.updated_at, answer.updated_by_id = utcnow(), user_id
-        session.add(answer)
-        session.flush()
         copied = citations_by_decision.get(decision.id, [])
-        for position, citation in enumerate(copied):
-            session.add(
-                Citation(
-                    answer_id=answer.id,
-                    source_id=citation.source_id,
-                    pinpoint=citation.pinpoint,
-                    url=citation.url,
-                    excerpt=citation.excerpt,
-                    translation=citation.translation,
-                    position=position,
-                )
-            )
-        record_event(
-            session=session,
-            user_id=user_id,
-            action="answer.carried_forward",
-            entity="answer",
-            entity_id=answer.id,
-            old=None,
-            new={
-                "indicator_id": decision.indicator_id,
-                "value": decision.value,
-                "groups": list(decision.groups),
-                "from_country_round_id": previous.id,
-                "decision_id": decision.id,
-                "citations": len(copied),
-            },
-            country_round_id=assignment.country_round_id,
+        new = {
+            "indicator_id": decision.indicator_id,
+            "value": decision.value,
+            "groups": list(decision.groups),
+            "from_country_round_id": previous.id,
+            "decision_id": decision.id,
+            "citations": len(copied),
+        }
+        record_added(
+            session, answer, user_id=user_id, action="answer.carried_forward", new=new, country_round_id=assignment.country_round_id
         )
+        for position, citation in enumerate(copied):
+            session.add(Citation(answer_id=answer.id, position=position, **citation_content(citation)))
         filled += 1
     session.flush()
     return filled

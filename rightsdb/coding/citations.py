@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added, record_changed, record_row_event
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import CITATION_LIMITS, length_problem, url_problem
 from rightsdb.errors import InvalidInput, NotFound
@@ -91,18 +91,7 @@ def create_source(
         language=source.language.strip(),
         created_by_id=user_id,
     )
-    session.add(row)
-    session.flush()
-    record_event(
-        session=session,
-        user_id=user_id,
-        action="source.created",
-        entity="legal_source",
-        entity_id=row.id,
-        new=_source_fields(row),
-        country_round_id=country_round_id,
-    )
-    return row
+    return record_added(session, row, user_id=user_id, action="source.created", new=_source_fields(row), country_round_id=country_round_id)
 
 
 def edit_source(
@@ -130,18 +119,22 @@ def edit_source(
     row.language = source.language.strip()
     new = _source_fields(row)
     if new != old:
-        session.add(row)
-        record_event(
-            session=session,
-            user_id=user_id,
-            action="source.edited",
-            entity="legal_source",
-            entity_id=row.id,
-            old=old,
-            new=new,
-            country_round_id=country_round_id,
-        )
+        record_changed(session, row, user_id=user_id, action="source.edited", old=old, new=new, country_round_id=country_round_id)
     return row
+
+
+#: What a citation says: its source and provision, apart from the answer it supports and its place in the list.
+CITATION_CONTENT = ("source_id", "pinpoint", "url", "excerpt", "translation")
+
+
+def citation_content(citation: Citation) -> dict:
+    """Return the `CITATION_CONTENT` fields of a citation, in that order."""
+    return {name: getattr(citation, name) for name in CITATION_CONTENT}
+
+
+def _citation_fields(answer: Answer, citation: Citation) -> dict:
+    """What the audit trail keeps of a citation when it is added or removed."""
+    return {"indicator_id": answer.indicator_id, **citation_content(citation)}
 
 
 def citation_problems(*, codebook: Codebook, citation: CitationInput, source_ids: set[int]) -> list[tuple[str, str]]:
@@ -194,45 +187,14 @@ def add_citation(
         translation=citation.translation,
         position=len(answer.citations),
     )
-    session.add(row)
-    session.flush()
-    record_event(
-        session=session,
-        user_id=user_id,
-        action="citation.added",
-        entity="citation",
-        entity_id=row.id,
-        new={
-            "indicator_id": answer.indicator_id,
-            "source_id": source_id,
-            "pinpoint": row.pinpoint,
-            "url": row.url,
-            "excerpt": row.excerpt,
-            "translation": row.translation,
-        },
-        country_round_id=country_round_id,
-    )
-    return row
+    new = _citation_fields(answer, row)
+    return record_added(session, row, user_id=user_id, action="citation.added", new=new, country_round_id=country_round_id)
 
 
 def remove_citation(*, session: Session, answer: Answer, citation: Citation, user_id: int, country_round_id: int) -> None:
     """Delete one of an answer's citations, recording what it said."""
     if citation.answer_id != answer.id:
         raise NotFound("There is no such citation on this answer.")
-    record_event(
-        session=session,
-        user_id=user_id,
-        action="citation.removed",
-        entity="citation",
-        entity_id=citation.id,
-        old={
-            "indicator_id": answer.indicator_id,
-            "source_id": citation.source_id,
-            "pinpoint": citation.pinpoint,
-            "url": citation.url,
-            "excerpt": citation.excerpt,
-            "translation": citation.translation,
-        },
-        country_round_id=country_round_id,
-    )
+    old = _citation_fields(answer, citation)
+    record_row_event(session, citation, user_id=user_id, action="citation.removed", old=old, country_round_id=country_round_id)
     session.delete(citation)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_changed
 from rightsdb.codebook import Codebook, rules
 from rightsdb.codebook.rules import needs_citation, takes_groups
 from rightsdb.errors import DomainError, InvalidInput
@@ -96,13 +96,11 @@ def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assig
         raise InvalidInput(f"Not submitted: {len(problems)} problem(s) remain.", problems)
     assignment.status = "submitted"
     assignment.submitted_at = utcnow()
-    session.add(assignment)
-    record_event(
-        session=session,
+    record_changed(
+        session,
+        assignment,
         user_id=user_id,
         action="assignment.submitted",
-        entity="assignment",
-        entity_id=assignment.id,
         old={"status": "in_progress"},
         new={"status": "submitted"},
         country_round_id=assignment.country_round_id,

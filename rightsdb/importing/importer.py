@@ -67,7 +67,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added_all
 from rightsdb.codebook import Codebook
 from rightsdb.errors import InvalidInput
 from rightsdb.importing.reader import read_table
@@ -302,25 +302,11 @@ def _create_sources(session: Session, answers, sources: dict, user: User) -> Non
             key = (answer.country_iso3, citation.instrument_type, citation.source_title)
             if key in sources:
                 continue
-            source = LegalSource(
-                country_iso3=answer.country_iso3,
-                instrument_type=citation.instrument_type,
-                title=citation.source_title,
-                url=citation.source_url,
-                date_in_force=citation.date_in_force,
-                language=citation.language,
-                created_by_id=user.id,
-            )
-            session.add(source)
+            source = LegalSource(country_iso3=answer.country_iso3, created_by_id=user.id, **citation.source_fields())
             sources[key] = source
             created.append(source)
-    session.flush()
-    for source in created:
-        record_event(
-            session=session,
-            user_id=user.id,
-            action="legal_source.create",
-            entity="legal_source",
-            entity_id=source.id,
-            new={"country": source.country_iso3, "instrument_type": source.instrument_type, "title": source.title, "via": "import"},
-        )
+    record_added_all(session, created, new=_source_state, user_id=user.id, action="legal_source.create")
+
+
+def _source_state(source: LegalSource) -> dict:
+    return {"country": source.country_iso3, "instrument_type": source.instrument_type, "title": source.title, "via": "import"}

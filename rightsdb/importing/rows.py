@@ -2,7 +2,7 @@
 
 Nothing here touches the database: the caller passes the set of known country codes, so one bad file
 costs one query, and every problem of every row is collected before anything is written. The column
-table lives in `rightsdb.importer`'s docstring.
+table lives in `rightsdb.importing.importer`'s docstring.
 """
 
 from __future__ import annotations
@@ -92,6 +92,20 @@ class CitationRow:
             self.translation,
         )
 
+    def source_fields(self) -> dict:
+        """The legal source the row cites, as the fields of a LegalSource."""
+        return {
+            "instrument_type": self.instrument_type,
+            "title": self.source_title,
+            "url": self.source_url,
+            "date_in_force": self.date_in_force,
+            "language": self.language,
+        }
+
+    def citation_fields(self) -> dict:
+        """The provision the row cites, as the fields of a Citation (beside its answer, source and position)."""
+        return {"pinpoint": self.pinpoint, "url": self.citation_url, "excerpt": self.excerpt, "translation": self.translation}
+
 
 @dataclass
 class AnswerRow:
@@ -127,30 +141,46 @@ def check_columns(table: Table) -> list[RowProblem]:
     return problems
 
 
+class _LineFaults:
+    """The problems found on one line, reported through `add` as they are found and counted."""
+
+    def __init__(self, line: int, add: Callable[[int, str, str], None]):
+        self.line, self.add, self.count = line, add, 0
+
+    def __call__(self, column: str, message: str) -> None:
+        self.add(self.line, column, message)
+        self.count += 1
+
+    def code(self, value: str, column: str, known, missing: str, unknown: Callable[[str], str]) -> str:
+        """Check a required code: report it when empty (`missing`) or not one of `known` (`unknown(value)` says so)."""
+        if not value:
+            self(column, missing)
+        elif value not in known:
+            self(column, unknown(value))
+        return value
+
+
 def _parse_citation(line: int, cells: dict[str, str], codebook: Codebook, add) -> CitationRow | None:
     """Validate the citation columns of one line; None when the line gives no citation."""
     if not any(cells.get(c, "") for c in CITATION_COLUMNS):
         return None
-    ok = True
+    fault = _LineFaults(line, add)
     for column, limit in MAX_LENGTHS.items():
         if len(cells.get(column, "")) > limit:
-            add(line, column, f"longer than {limit} characters")
-            ok = False
-    instrument = cells.get("instrument_type", "")
-    if not instrument:
-        add(line, "instrument_type", "a citation needs the instrument type")
-        ok = False
-    elif instrument not in codebook.instrument_labels:
-        add(line, "instrument_type", f"unknown instrument type {instrument!r}; allowed: {', '.join(codebook.instrument_labels)}")
-        ok = False
+            fault(column, f"longer than {limit} characters")
+    instrument = fault.code(
+        cells.get("instrument_type", ""),
+        "instrument_type",
+        codebook.instrument_labels,
+        "a citation needs the instrument type",
+        lambda v: f"unknown instrument type {v!r}; allowed: {', '.join(codebook.instrument_labels)}",
+    )
     if not cells.get("source_title", ""):
-        add(line, "source_title", "a citation needs the title of the legal source")
-        ok = False
+        fault("source_title", "a citation needs the title of the legal source")
     for column in ("source_url", "citation_url"):
         value = cells.get(column, "")
         if value and (problem := rules.url_problem(value)):
-            add(line, column, f"{problem} Got {value[:200]!r}")
-            ok = False
+            fault(column, f"{problem} Got {value[:200]!r}")
     raw_date = cells.get("date_in_force", "")
     in_force = None
     if raw_date:
@@ -159,13 +189,11 @@ def _parse_citation(line: int, cells: dict[str, str], codebook: Codebook, add) -
                 raise ValueError
             in_force = date.fromisoformat(raw_date)
         except ValueError:
-            add(line, "date_in_force", f"not a date in the form YYYY-MM-DD: {raw_date!r}")
-            ok = False
+            fault("date_in_force", f"not a date in the form YYYY-MM-DD: {raw_date!r}")
     language = cells.get("language", "")
     if language and not LANGUAGE_RE.match(language):
-        add(line, "language", f"not a language code such as 'en', 'ru' or 'ar': {language!r}")
-        ok = False
-    if not ok:
+        fault("language", f"not a language code such as 'en', 'ru' or 'ar': {language!r}")
+    if fault.count:
         return None
     return CitationRow(
         line=line,
@@ -183,41 +211,38 @@ def _parse_citation(line: int, cells: dict[str, str], codebook: Codebook, add) -
 
 def _parse_answer(line: int, cells: dict[str, str], codebook: Codebook, known_countries: set[str], add) -> AnswerRow | None:
     """Validate the answer columns of one line; None when any of them is wrong."""
-    ok = True
-    iso3 = cells.get("country_iso3", "").upper()
-    if not iso3:
-        add(line, "country_iso3", "missing country code")
-        ok = False
-    elif iso3 not in known_countries:
-        add(line, "country_iso3", f"unknown country {iso3!r} (not in the countries table)")
-        ok = False
-    indicator_id = cells.get("indicator_id", "").upper()
-    if not indicator_id:
-        add(line, "indicator_id", "missing indicator id")
-        ok = False
-    elif indicator_id not in codebook.indicators_by_id:
-        add(line, "indicator_id", f"unknown indicator {indicator_id!r} in codebook version {codebook.version}")
-        ok = False
+    fault = _LineFaults(line, add)
+    iso3 = fault.code(
+        cells.get("country_iso3", "").upper(),
+        "country_iso3",
+        known_countries,
+        "missing country code",
+        lambda v: f"unknown country {v!r} (not in the countries table)",
+    )
+    indicator_id = fault.code(
+        cells.get("indicator_id", "").upper(),
+        "indicator_id",
+        codebook.indicators_by_id,
+        "missing indicator id",
+        lambda v: f"unknown indicator {v!r} in codebook version {codebook.version}",
+    )
     value = cells.get("answer", "").lower()
     if value not in ANSWER_CODES:
         shown = repr(cells.get("answer", "")) if cells.get("answer", "") else "missing answer"
-        add(line, "answer", f"{shown}: the answer must be one of {', '.join(ANSWER_CODES)}")
-        ok = False
+        fault("answer", f"{shown}: the answer must be one of {', '.join(ANSWER_CODES)}")
     groups: list[str] = []
     given = [g.strip() for g in cells.get("groups", "").split(";") if g.strip()]
     for group in given:
         if group not in codebook.group_labels:
-            add(line, "groups", f"unknown migrant group {group!r}; allowed: {', '.join(codebook.group_labels)}")
-            ok = False
+            fault("groups", f"unknown migrant group {group!r}; allowed: {', '.join(codebook.group_labels)}")
     # Codebook order, so that equal sets of groups compare and display equally.
     groups = [g for g in codebook.group_labels if g in given]
     notes = cells.get("notes", "")
     if value in ANSWER_CODES:
         # Citations are checked once every line of the answer is read (parse_rows): taken as given here.
         for what, message in rules.answer_problems(value=value, groups=given, cited=True, has_notes=bool(notes.strip())):
-            add(line, RULE_COLUMNS[what], message if message.startswith(value) else f"a {value} answer {message}")
-            ok = False
-    if not ok:
+            fault(RULE_COLUMNS[what], message if message.startswith(value) else f"a {value} answer {message}")
+    if fault.count:
         return None
     return AnswerRow(line=line, country_iso3=iso3, indicator_id=indicator_id, value=value, groups=groups, notes=notes)
 

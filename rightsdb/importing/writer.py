@@ -1,19 +1,21 @@
 """Write a checked import: answers into a coder's assignment, or final values for new country-rounds.
 
-Called by `rightsdb.importer.import_codings` only after every line of the file passed validation. It
+Called by `rightsdb.importing.importer.import_codings` only after every line of the file passed validation. It
 adds and flushes, never commits: the command commits once, so a crash leaves nothing behind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added, record_added_all, record_changed, record_row_event
 from rightsdb.codebook import Codebook
 from rightsdb.importing.rows import AnswerRow, Progress
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, LegalSource, Round, User, utcnow
 
-IMPORT_SLOT = "A"  # the slot an imported final coding occupies (see rightsdb.importer)
+IMPORT_SLOT = "A"  # the slot an imported final coding occupies (see rightsdb.importing.importer)
 
 
 def _answer_state(answer: Answer) -> dict:
@@ -28,6 +30,45 @@ def _ordered(rows: list[AnswerRow], codebook: Codebook) -> list[AnswerRow]:
     """Put a country's answers in codebook order, so ids and audit events follow the instrument."""
     order = {indicator_id: n for n, indicator_id in enumerate(codebook.indicator_ids)}
     return sorted(rows, key=lambda a: order[a.indicator_id])
+
+
+def _countries(by_country: dict[str, list[AnswerRow]], progress: Progress | None) -> Iterator[str]:
+    """Yield the countries in order; once each is written, report the lines written so far."""
+    total = sum(_line_count(r) for rows in by_country.values() for r in rows)
+    done = 0
+    for iso3 in sorted(by_country):
+        yield iso3
+        done += sum(_line_count(r) for r in by_country[iso3])
+        if progress:
+            progress("written", done, total)
+
+
+def _write_answers(
+    session: Session, codebook: Codebook, assignment: Assignment, rows: list[AnswerRow], current: dict[str, Answer], user: User, now
+) -> list[tuple[Answer, AnswerRow]]:
+    """Write the rows as the assignment's answers, replacing its `current` ones (by indicator id); audit each."""
+    pairs, olds = [], []
+    for row in _ordered(rows, codebook):
+        answer = current.get(row.indicator_id)
+        olds.append(_answer_state(answer) if answer is not None else None)
+        if answer is None:
+            answer = Answer(assignment_id=assignment.id, indicator_id=row.indicator_id, codebook_version=codebook.version)
+        answer.value, answer.groups, answer.notes = row.value, list(row.groups), row.notes
+        answer.codebook_version = codebook.version
+        answer.carried_forward = False
+        answer.updated_at, answer.updated_by_id = now, user.id
+        pairs.append((answer, row))
+    answers = [answer for answer, _row in pairs]
+    record_added_all(
+        session,
+        answers,
+        new=_answer_state,
+        olds=olds,
+        user_id=user.id,
+        action="answer.import",
+        country_round_id=assignment.country_round_id,
+    )
+    return pairs
 
 
 def _add_citations(
@@ -47,30 +88,26 @@ def _add_citations(
             if (source.id, citation.pinpoint) in have:
                 continue
             have.append((source.id, citation.pinpoint))
-            item = Citation(
-                answer_id=answer.id,
-                source_id=source.id,
-                pinpoint=citation.pinpoint,
-                url=citation.citation_url,
-                excerpt=citation.excerpt,
-                translation=citation.translation,
-                position=len(have) - 1,
-            )
-            session.add(item)
+            item = Citation(answer_id=answer.id, source_id=source.id, position=len(have) - 1, **citation.citation_fields())
             added.setdefault(answer.id, []).append(item)
-    session.flush()
-    for answer_id, items in added.items():
-        for item in items:
-            record_event(
-                session=session,
-                user_id=user.id,
-                action="citation.create",
-                entity="citation",
-                entity_id=item.id,
-                country_round_id=country_round_id,
-                new={"answer_id": answer_id, "source_id": item.source_id, "pinpoint": item.pinpoint, "via": "import"},
-            )
+    items = [item for items in added.values() for item in items]
+    record_added_all(session, items, new=_citation_state, user_id=user.id, action="citation.create", country_round_id=country_round_id)
     return added
+
+
+def _citation_state(item: Citation) -> dict:
+    return {"answer_id": item.answer_id, "source_id": item.source_id, "pinpoint": item.pinpoint, "via": "import"}
+
+
+def _decision_state(decision: Decision) -> dict:
+    return {
+        "indicator_id": decision.indicator_id,
+        "value": decision.value,
+        "groups": list(decision.groups),
+        "outcome": decision.outcome,
+        "chosen": decision.chosen,
+        "reason": decision.reason,
+    }
 
 
 def write_submission(
@@ -87,7 +124,9 @@ def write_submission(
     """Record the rows as the coder's answers in their in-progress assignments; return citations added per country."""
     assignment_ids = [assignments[iso3].id for iso3 in by_country]
     current = session.exec(select(Answer).where(Answer.assignment_id.in_(assignment_ids))).all()
-    answers_by_key = {(a.assignment_id, a.indicator_id): a for a in current}
+    by_assignment: dict[int, dict[str, Answer]] = {}
+    for answer in current:
+        by_assignment.setdefault(answer.assignment_id, {})[answer.indicator_id] = answer
     existing: dict[int, list[tuple[int, str]]] = {}
     if current:
         for answer_id, source_id, pinpoint in session.exec(
@@ -96,51 +135,17 @@ def write_submission(
             .order_by(Citation.position, Citation.id)
         ).all():
             existing.setdefault(answer_id, []).append((source_id, pinpoint))
-    total = sum(_line_count(r) for rows in by_country.values() for r in rows)
-    done = 0
     cited: dict[str, int] = {}
-    for iso3 in sorted(by_country):
+    for iso3 in _countries(by_country, progress):
         assignment = assignments[iso3]
-        now = utcnow()
-        pairs, olds = [], []
-        for row in _ordered(by_country[iso3], codebook):
-            answer = answers_by_key.get((assignment.id, row.indicator_id))
-            olds.append(_answer_state(answer) if answer is not None else None)
-            if answer is None:
-                answer = Answer(assignment_id=assignment.id, indicator_id=row.indicator_id, codebook_version=codebook.version)
-            answer.value, answer.groups, answer.notes = row.value, list(row.groups), row.notes
-            answer.codebook_version = codebook.version
-            answer.carried_forward = False
-            answer.updated_at, answer.updated_by_id = now, user.id
-            session.add(answer)
-            pairs.append((answer, row))
-        session.flush()
-        for (answer, _row), old in zip(pairs, olds):
-            record_event(
-                session=session,
-                user_id=user.id,
-                action="answer.import",
-                entity="answer",
-                entity_id=answer.id,
-                country_round_id=assignment.country_round_id,
-                old=old,
-                new=_answer_state(answer),
-            )
+        pairs = _write_answers(session, codebook, assignment, by_country[iso3], by_assignment.get(assignment.id, {}), user, utcnow())
         added = _add_citations(session, pairs, sources, user, assignment.country_round_id, existing)
         cited[iso3] = sum(len(v) for v in added.values())
-        record_event(
-            session=session,
-            user_id=user.id,
-            action="import.submission",
-            entity="assignment",
-            entity_id=assignment.id,
-            country_round_id=assignment.country_round_id,
-            new={"file": file_name, "country": iso3, "answers": len(pairs), "citations": cited[iso3]},
+        new = {"file": file_name, "country": iso3, "answers": len(pairs), "citations": cited[iso3]}
+        record_row_event(
+            session, assignment, user_id=user.id, action="import.submission", country_round_id=assignment.country_round_id, new=new
         )
         session.flush()
-        done += sum(_line_count(r) for r in by_country[iso3])
-        if progress:
-            progress("written", done, total)
     return cited
 
 
@@ -158,24 +163,17 @@ def write_final(
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Record the rows as the final values of new country-rounds, decided by `user`; return citations per country."""
-    total = sum(_line_count(r) for rows in by_country.values() for r in rows)
-    done = 0
     cited: dict[str, int] = {}
-    for iso3 in sorted(by_country):
+    for iso3 in _countries(by_country, progress):
         now = utcnow()
         country_round = country_rounds.get(iso3)
         if country_round is None:
             country_round = CountryRound(round_id=round_.id, country_iso3=iso3)
             session.add(country_round)
             session.flush()
-            record_event(
-                session=session,
-                user_id=user.id,
-                action="country_round.create",
-                entity="country_round",
-                entity_id=country_round.id,
-                country_round_id=country_round.id,
-                new={"round": round_.name, "country": iso3, "via": "import"},
+            new = {"round": round_.name, "country": iso3, "via": "import"}
+            record_row_event(
+                session, country_round, user_id=user.id, action="country_round.create", country_round_id=country_round.id, new=new
             )
         assignment = Assignment(
             country_round_id=country_round.id,
@@ -185,47 +183,13 @@ def write_final(
             submitted_at=now,
             message=f"Imported final coding from {file_name}: {reason}",
         )
-        session.add(assignment)
-        session.flush()
-        record_event(
-            session=session,
-            user_id=user.id,
-            action="assignment.import",
-            entity="assignment",
-            entity_id=assignment.id,
-            country_round_id=country_round.id,
-            new={"slot": IMPORT_SLOT, "coder_id": user.id, "status": "submitted", "file": file_name},
-        )
-        pairs = []
-        for row in _ordered(by_country[iso3], codebook):
-            answer = Answer(
-                assignment_id=assignment.id,
-                indicator_id=row.indicator_id,
-                value=row.value,
-                groups=list(row.groups),
-                notes=row.notes,
-                codebook_version=codebook.version,
-                updated_at=now,
-                updated_by_id=user.id,
-            )
-            session.add(answer)
-            pairs.append((answer, row))
-        session.flush()
-        for answer, _row in pairs:
-            record_event(
-                session=session,
-                user_id=user.id,
-                action="answer.import",
-                entity="answer",
-                entity_id=answer.id,
-                country_round_id=country_round.id,
-                new=_answer_state(answer),
-            )
+        new = {"slot": IMPORT_SLOT, "coder_id": user.id, "status": "submitted", "file": file_name}
+        record_added(session, assignment, user_id=user.id, action="assignment.import", country_round_id=country_round.id, new=new)
+        pairs = _write_answers(session, codebook, assignment, by_country[iso3], {}, user, now)
         added = _add_citations(session, pairs, sources, user, country_round.id, {})
         cited[iso3] = sum(len(v) for v in added.values())
-        decisions = []
-        for answer, row in pairs:
-            decision = Decision(
+        decisions = [
+            Decision(
                 country_round_id=country_round.id,
                 indicator_id=row.indicator_id,
                 value=row.value,
@@ -236,48 +200,23 @@ def write_final(
                 decided_by_id=user.id,
                 decided_at=now,
             )
-            session.add(decision)
-            decisions.append((decision, answer))
-        session.flush()
-        for decision, answer in decisions:
+            for _answer, row in pairs
+        ]
+        record_added_all(
+            session, decisions, new=_decision_state, user_id=user.id, action="decision.create", country_round_id=country_round.id
+        )
+        for decision, (answer, _row) in zip(decisions, pairs):
             for citation in added.get(answer.id, []):
                 session.add(DecisionCitation(decision_id=decision.id, citation_id=citation.id))
-            record_event(
-                session=session,
-                user_id=user.id,
-                action="decision.create",
-                entity="decision",
-                entity_id=decision.id,
-                country_round_id=country_round.id,
-                new={
-                    "indicator_id": decision.indicator_id,
-                    "value": decision.value,
-                    "groups": list(decision.groups),
-                    "outcome": decision.outcome,
-                    "chosen": decision.chosen,
-                    "reason": reason,
-                },
-            )
         country_round.finalized_at = now
-        session.add(country_round)
-        record_event(
-            session=session,
-            user_id=user.id,
-            action="import.final",
-            entity="country_round",
-            entity_id=country_round.id,
-            country_round_id=country_round.id,
-            new={
-                "file": file_name,
-                "round": round_.name,
-                "country": iso3,
-                "decisions": len(decisions),
-                "citations": cited[iso3],
-                "finalized_at": now.isoformat(),
-            },
-        )
+        new = {
+            "file": file_name,
+            "round": round_.name,
+            "country": iso3,
+            "decisions": len(decisions),
+            "citations": cited[iso3],
+            "finalized_at": now.isoformat(),
+        }
+        record_changed(session, country_round, user_id=user.id, action="import.final", country_round_id=country_round.id, new=new)
         session.flush()
-        done += sum(_line_count(r) for r in by_country[iso3])
-        if progress:
-            progress("written", done, total)
     return cited

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from rightsdb import create_app
 from rightsdb.codebook import CodebookError, load_codebook, summary
 from rightsdb.config import ConfigError, Settings
+from rightsdb.errors import DomainError
 
 
 def _app():
@@ -37,6 +38,17 @@ def _session(app) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _command_session(app) -> Iterator[Session]:
+    """Open a command's session in the app's context; an action the domain refuses rolls back and ends the command with its message."""
+    with app.app_context(), _session(app) as session:
+        try:
+            yield session
+        except DomainError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -99,14 +111,10 @@ def users() -> None:
 def users_add(email: str, name: str, role: str, password: str) -> None:
     """Create a user account."""
     from rightsdb.accounts.users import create_user
-    from rightsdb.errors import DomainError
 
     app = _app()
-    with app.app_context(), _session(app) as session:
-        try:
-            user = create_user(session=session, email=email, name=name, role=role, password=password)
-        except DomainError as exc:
-            raise click.ClickException(str(exc)) from None
+    with _command_session(app) as session:
+        user = create_user(session=session, email=email, name=name, role=role, password=password)
         session.commit()
         click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
@@ -148,19 +156,27 @@ def _echo_database_state(state: dict) -> None:
         click.echo(f"  {table:<28} {'?' if count is None else count:>9}")
 
 
+@contextmanager
+def _backup_errors() -> Iterator[None]:
+    """Report a backup or restore that cannot be done as a clean error message (exit status 1)."""
+    from rightsdb.ops.backup_manifest import BackupError
+
+    try:
+        yield
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def backup(path: str, force: bool) -> None:
     """Back up the whole database to PATH (and a manifest to PATH.json)."""
     from rightsdb.ops.backup import backup_database
-    from rightsdb.ops.backup_manifest import BackupError, manifest_path
+    from rightsdb.ops.backup_manifest import manifest_path
 
-    url = Settings.from_env().DATABASE_URL
-    try:
-        manifest = backup_database(url=url, path=path, force=force)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _backup_errors():
+        manifest = backup_database(url=Settings.from_env().DATABASE_URL, path=path, force=force)
     click.echo(f"Backed up {manifest['database']} to {path}")
     _echo_database_state(manifest)
     click.echo(f"Manifest written to {manifest_path(path)}")
@@ -174,18 +190,15 @@ def restore(path: str, yes: bool) -> None:
     from sqlalchemy.engine import make_url
 
     from rightsdb.ops.backup import inspect_backup, restore_database
-    from rightsdb.ops.backup_manifest import BackupError
 
     url = Settings.from_env().DATABASE_URL
     shown_url = make_url(url).render_as_string(hide_password=True)
-    try:
+    with _backup_errors():
         click.echo(f"Backup {path} holds:")
         _echo_database_state(inspect_backup(url=url, path=path))
         if not yes:
             click.confirm(f"Replace ALL data in {shown_url} with this backup?", abort=True)
         report = restore_database(url=url, path=path)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {shown_url} from {path}:")
     _echo_database_state(report)
     if report["verified"] is False:
@@ -270,27 +283,22 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
     """Snapshot every final country-round into release VERSION and write its files."""
     from datetime import date as date_type
 
-    from rightsdb.errors import DomainError
     from rightsdb.publishing.publish import discard_release_files, publish_release
 
     app = _app()
     exports_dir = app.config["EXPORTS_DIR"]
-    with app.app_context(), _session(app) as session:
-        try:
-            release = publish_release(
-                session=session,
-                codebook=app.extensions["rightsdb.codebook"],
-                exports_dir=exports_dir,
-                version=version,
-                title=title,
-                notes=notes,
-                release_date=release_date.date() if release_date else date_type.today(),
-                synthetic=synthetic,
-                progress=click.echo,
-            )
-        except DomainError as exc:
-            session.rollback()
-            raise click.ClickException(str(exc)) from None
+    with _command_session(app) as session:
+        release = publish_release(
+            session=session,
+            codebook=app.extensions["rightsdb.codebook"],
+            exports_dir=exports_dir,
+            version=version,
+            title=title,
+            notes=notes,
+            release_date=release_date.date() if release_date else date_type.today(),
+            synthetic=synthetic,
+            progress=click.echo,
+        )
         try:
             session.commit()
         except Exception:
@@ -307,19 +315,15 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
 @click.argument("version")
 def release_verify(version: str) -> None:
     """Rebuild release VERSION from its snapshot and compare every file with SHA256SUMS."""
-    from rightsdb.errors import DomainError
     from rightsdb.publishing.publish import get_release
     from rightsdb.publishing.verify import SNAPSHOT_PROBLEM, verify_release
 
     app = _app()
-    with app.app_context(), _session(app) as session:
-        try:
-            release = get_release(session=session, version=version)
-            problems = verify_release(
-                session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=app.config["EXPORTS_DIR"], release=release
-            )
-        except DomainError as exc:
-            raise click.ClickException(str(exc)) from None
+    with _command_session(app) as session:
+        release = get_release(session=session, version=version)
+        problems = verify_release(
+            session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=app.config["EXPORTS_DIR"], release=release
+        )
     if problems:
         for name in problems:
             click.echo(name if name.startswith(SNAPSHOT_PROBLEM) else f"checksum differs: {name}", err=True)

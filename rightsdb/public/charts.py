@@ -105,19 +105,16 @@ def bar_chart(labels: list[str], values: list[float | None], *, title: str, xlab
         axes.set_xlabel(xlabel)
         axes.set_title(title, loc="left", fontsize=10)
         axes.spines[["top", "right"]].set_visible(False)
-        if note:
-            # Below the axis label, so the source of the figure travels with it into a paper.
-            axes.annotate(
-                note,
-                xy=(0, 0),
-                xycoords="axes fraction",
-                xytext=(0, -34),
-                textcoords="offset points",
-                fontsize=7,
-                color="#555e68",
-                va="top",
-            )
+        _add_note(axes, note)
         return _render(figure, title, tight=False)
+
+
+def _add_note(axes, note: str) -> None:
+    """Write the note (if any) below the axis label, so the source of the figure travels with it into a paper."""
+    if note:
+        axes.annotate(
+            note, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points", fontsize=7, color="#555e68", va="top"
+        )
 
 
 RATING_COLOURS = {"red": "#c62828", "amber": "#e69b00", "green": "#2e7d32"}
@@ -164,15 +161,5 @@ def reliability_chart(
                 fontsize=7,
                 color=RATING_COLOURS[name],
             )
-        if note:
-            axes.annotate(
-                note,
-                xy=(0, 0),
-                xycoords="axes fraction",
-                xytext=(0, -34),
-                textcoords="offset points",
-                fontsize=7,
-                color="#555e68",
-                va="top",
-            )
+        _add_note(axes, note)
         return _render(figure, title)

@@ -18,6 +18,7 @@ from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.publishing import scoring
 from rightsdb.publishing.collect import CITATION_FIELDS
+from rightsdb.review.agreement import MEASURES
 from rightsdb.review.reliability import LEVELS, Unit, reliability_table
 
 #: The columns of long.csv, in order, with their descriptions (also used for the data package schema).
@@ -42,19 +43,7 @@ LONG_COLUMNS = {
 #: The columns that hold an answer code (value labels in Stata, an enum in the data package).
 ANSWER_COLUMNS = ("answer", "coder_a_answer", "coder_b_answer")
 CITATION_COLUMNS = ("iso3", "round", "indicator", "position", *CITATION_FIELDS)
-RELIABILITY_COLUMNS = (
-    "level",
-    "round",
-    "key",
-    "n",
-    "percent_agreement",
-    "cohen_kappa",
-    "krippendorff_alpha",
-    "gwet_ac1",
-    "prevalence",
-    "prevalent_value",
-    "notes",
-)
+RELIABILITY_COLUMNS = ("level", "round", "key", *MEASURES, "notes")
 SCORE_DIGITS = 6
 
 
@@ -174,19 +163,7 @@ def scores_table(long: pd.DataFrame, *, codebook: Codebook, scheme_id: str) -> p
 
 def codebook_table(codebook: Codebook) -> pd.DataFrame:
     """The indicators in codebook order, with their category and provenance."""
-    rows = [
-        {
-            "indicator": i.id,
-            "position": n + 1,
-            "category": i.category,
-            "category_name": codebook.categories_by_id[i.category].name,
-            "imbr_article": i.imbr_article,
-            "provenance": i.provenance,
-            "short_label": i.short_label,
-            "question": i.question,
-        }
-        for n, i in enumerate(codebook.indicators)
-    ]
+    rows = [{"indicator": i.id, "position": n + 1, **codebook.describe(i)} for n, i in enumerate(codebook.indicators)]
     return pd.DataFrame(
         rows, columns=["indicator", "position", "category", "category_name", "imbr_article", "provenance", "short_label", "question"]
     )

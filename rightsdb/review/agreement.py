@@ -58,9 +58,13 @@ _STATISTICS: tuple[str, ...] = ("percent_agreement", "cohen_kappa", "krippendorf
 UNDEFINED = "undefined"
 
 
+#: What every agreement figure reports, in this order: n, the four statistics and the prevalence.
+MEASURES: tuple[str, ...] = ("n", *_STATISTICS, "prevalence", "prevalent_value")
+
+
 @dataclass(frozen=True)
-class Agreement:
-    """Agreement statistics for two coders over a set of units."""
+class Measures:
+    """The `MEASURES` of two coders' agreement over a set of units (None: undefined)."""
 
     n: int
     percent_agreement: float | None
@@ -69,12 +73,11 @@ class Agreement:
     gwet_ac1: float | None
     prevalence: float | None
     prevalent_value: str | None
-    notes: tuple[str, ...] = ()
 
     def display(self, name: str, digits: int = 3) -> str:
-        """Return the named field formatted for display, or "undefined" if None."""
-        if name not in _DISPLAYABLE:
-            raise ValueError(f"unknown statistic {name!r}; expected one of {', '.join(_DISPLAYABLE)}")
+        """Return the named measure formatted for display, or "undefined" if None."""
+        if name not in MEASURES:
+            raise ValueError(f"unknown statistic {name!r}; expected one of {', '.join(MEASURES)}")
         value = getattr(self, name)
         if value is None:
             return UNDEFINED
@@ -83,7 +86,11 @@ class Agreement:
         return str(value)
 
 
-_DISPLAYABLE: tuple[str, ...] = ("n", *_STATISTICS, "prevalence", "prevalent_value")
+@dataclass(frozen=True)
+class Agreement(Measures):
+    """Agreement statistics for two coders over a set of units, with the reasons any is undefined."""
+
+    notes: tuple[str, ...] = ()
 
 
 def _format_float(value: float, digits: int) -> str:
@@ -207,16 +214,8 @@ def agreement(pairs: Iterable[tuple[Hashable | None, Hashable | None]], *, categ
     complete = [(a, b) for a, b in pairs if a is not None and b is not None and a == a and b == b]
     n = len(complete)
     if n == 0:
-        return Agreement(
-            n=0,
-            percent_agreement=None,
-            cohen_kappa=None,
-            krippendorff_alpha=None,
-            gwet_ac1=None,
-            prevalence=None,
-            prevalent_value=None,
-            notes=("all statistics undefined: no unit coded by both coders (n = 0)",),
-        )
+        undefined = dict.fromkeys(m for m in MEASURES if m != "n")
+        return Agreement(n=0, **undefined, notes=("all statistics undefined: no unit coded by both coders (n = 0)",))
 
     counts_a = Counter(a for a, _ in complete)
     counts_b = Counter(b for _, b in complete)

@@ -15,7 +15,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added, record_changed, record_row_event
 from rightsdb.codebook import Codebook
 from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import SLOTS, Assignment, Country, CountryRound, Decision, DecisionCitation, Round, User
@@ -56,17 +56,8 @@ def open_round(*, session: Session, codebook: Codebook, name: str, reference_dat
     if session.exec(select(Round).where(Round.name == name)).first():
         raise Conflict(f"A round named {name} already exists.")
     round_ = Round(name=name, reference_date=reference_date, codebook_version=codebook.version, notes=notes.strip(), created_by_id=actor_id)
-    session.add(round_)
-    session.flush()
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="round.open",
-        entity="round",
-        entity_id=round_.id,
-        new={"name": name, "reference_date": reference_date.isoformat(), "codebook_version": codebook.version},
-    )
-    return round_
+    new = {"name": name, "reference_date": reference_date.isoformat(), "codebook_version": codebook.version}
+    return record_added(session, round_, user_id=actor_id, action="round.open", new=new)
 
 
 def active_coders(*, session: Session) -> list[User]:
@@ -122,17 +113,8 @@ def assign_countries(
         session.flush()
         for slot, coder in zip(SLOTS, (coder_a, coder_b)):
             assignment = Assignment(country_round_id=country_round.id, slot=slot, coder_id=coder.id)
-            session.add(assignment)
-            session.flush()
-            record_event(
-                session=session,
-                user_id=actor_id,
-                action="assignment.create",
-                entity="assignment",
-                entity_id=assignment.id,
-                country_round_id=country_round.id,
-                new={"country": iso3, "round": round_.name, "slot": slot, "coder_id": coder.id, "coder": coder.name},
-            )
+            new = {"country": iso3, "round": round_.name, "slot": slot, "coder_id": coder.id, "coder": coder.name}
+            record_added(session, assignment, user_id=actor_id, action="assignment.create", country_round_id=country_round.id, new=new)
         created.append(country_round)
     return created
 
@@ -150,20 +132,13 @@ def reassign(*, session: Session, assignment_id: int, coder_id: int, actor_id: i
         raise InvalidInput(
             f"{coder.name} already codes the other slot; the two codings must stay independent.", [("coder", "holds the other slot")]
         )
-    old = session.get(User, assignment.coder_id)
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="assignment.reassign",
-        entity="assignment",
-        entity_id=assignment.id,
-        country_round_id=assignment.country_round_id,
-        old={"coder_id": assignment.coder_id, "coder": old.name if old else None},
-        new={"coder_id": coder.id, "coder": coder.name},
-    )
+    previous = session.get(User, assignment.coder_id)
+    old = {"coder_id": assignment.coder_id, "coder": previous.name if previous else None}
     assignment.coder_id = coder.id
-    session.add(assignment)
-    return assignment
+    new = {"coder_id": coder.id, "coder": coder.name}
+    return record_changed(
+        session, assignment, user_id=actor_id, action="assignment.reassign", country_round_id=assignment.country_round_id, old=old, new=new
+    )
 
 
 def send_back(*, session: Session, assignment_id: int, message: str, actor_id: int) -> Assignment:
@@ -184,35 +159,21 @@ def send_back(*, session: Session, assignment_id: int, message: str, actor_id: i
         )
     if decisions:
         ids = [d.id for d in decisions]
-        record_event(
-            session=session,
-            user_id=actor_id,
-            action="decision.withdraw",
-            entity="country_round",
-            entity_id=country_round.id,
-            country_round_id=country_round.id,
-            old={d.indicator_id: d.value for d in decisions},
-            new=None,
-        )
+        old = {d.indicator_id: d.value for d in decisions}
+        record_row_event(session, country_round, user_id=actor_id, action="decision.withdraw", country_round_id=country_round.id, old=old)
         session.exec(sa.delete(DecisionCitation).where(DecisionCitation.decision_id.in_(ids)))
         for decision in decisions:
             session.delete(decision)
     if country_round.compared_at is not None:
         country_round.compared_at = None
         session.add(country_round)
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="assignment.send_back",
-        entity="assignment",
-        entity_id=assignment.id,
-        country_round_id=country_round.id,
-        old={"status": assignment.status, "message": assignment.message},
-        new={"status": "in_progress", "message": message},
-    )
+    old = {"status": assignment.status, "message": assignment.message}
     assignment.status = "in_progress"
     assignment.submitted_at = None
     assignment.message = message
-    session.add(assignment)
+    new = {"status": "in_progress", "message": message}
+    record_changed(
+        session, assignment, user_id=actor_id, action="assignment.send_back", country_round_id=country_round.id, old=old, new=new
+    )
     session.flush()
     return assignment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_added, record_changed
 from rightsdb.codebook import Codebook
 from rightsdb.errors import InvalidInput, NotFound
 from rightsdb.models import AuditEvent, CodebookFlag, User
@@ -22,18 +22,8 @@ def flag_indicator(
     flag = CodebookFlag(
         indicator_id=indicator_id, codebook_version=codebook.version, country_round_id=country_round_id, note=note, flagged_by_id=actor_id
     )
-    session.add(flag)
-    session.flush()
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="codebook.flag",
-        entity="codebook_flag",
-        entity_id=flag.id,
-        country_round_id=country_round_id,
-        new={"indicator": indicator_id, "note": note, "codebook_version": codebook.version},
-    )
-    return flag
+    new = {"indicator": indicator_id, "note": note, "codebook_version": codebook.version}
+    return record_added(session, flag, user_id=actor_id, action="codebook.flag", country_round_id=country_round_id, new=new)
 
 
 def open_flags(*, session: Session) -> list[tuple[CodebookFlag, User]]:
@@ -49,16 +39,8 @@ def close_flag(*, session: Session, flag_id: int, actor_id: int) -> CodebookFlag
         raise NotFound("No such flag.")
     if not flag.resolved:
         flag.resolved = True
-        session.add(flag)
-        record_event(
-            session=session,
-            user_id=actor_id,
-            action="codebook.flag_close",
-            entity="codebook_flag",
-            entity_id=flag.id,
-            country_round_id=flag.country_round_id,
-            old=False,
-            new=True,
+        record_changed(
+            session, flag, user_id=actor_id, action="codebook.flag_close", country_round_id=flag.country_round_id, old=False, new=True
         )
     return flag
 

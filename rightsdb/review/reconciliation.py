@@ -10,11 +10,12 @@ writes a reason. The coders' own Answer rows are never modified here: decisions 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict, Unpack
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_event
+from rightsdb.accounts.audit import record_changed, record_row_event
 from rightsdb.codebook import Codebook, rules
 from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, User, utcnow
@@ -126,27 +127,12 @@ def compare_country_round(*, session: Session, codebook: Codebook, country_round
         citation_ids = [c.id for c in a.citations] + [c.id for c in b.citations]
         for citation_id in citation_ids:
             session.add(DecisionCitation(decision_id=decision.id, citation_id=citation_id))
-        record_event(
-            session=session,
-            user_id=None,
-            action="decision.agreed",
-            entity="decision",
-            entity_id=indicator_id,
-            country_round_id=country_round.id,
-            new={"value": decision.value, "groups": decision.groups, "citations": citation_ids},
-        )
+        new = {"value": decision.value, "groups": decision.groups, "citations": citation_ids}
+        _record_decision(session, decision, actor_id=None, action="decision.agreed", new=new)
         result.agreed.append(indicator_id)
     country_round.compared_at = utcnow()
-    session.add(country_round)
-    record_event(
-        session=session,
-        user_id=None,
-        action="country_round.compare",
-        entity="country_round",
-        entity_id=country_round.id,
-        country_round_id=country_round.id,
-        new={"agreed": len(result.agreed), "disagreements": result.disagreements},
-    )
+    new = {"agreed": len(result.agreed), "disagreements": result.disagreements}
+    record_changed(session, country_round, user_id=None, action="country_round.compare", country_round_id=country_round.id, new=new)
     result.finalized = _finalize_if_done(session=session, codebook=codebook, country_round=country_round, actor_id=None)
     session.flush()
     return result
@@ -161,17 +147,8 @@ def _finalize_if_done(*, session: Session, codebook: Codebook, country_round: Co
     if not set(codebook.indicator_ids) <= decided:
         return False
     country_round.finalized_at = utcnow()
-    session.add(country_round)
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="country_round.finalize",
-        entity="country_round",
-        entity_id=country_round.id,
-        country_round_id=country_round.id,
-        old=None,
-        new={"finalized_at": country_round.finalized_at.isoformat()},
-    )
+    new = {"finalized_at": country_round.finalized_at.isoformat()}
+    record_changed(session, country_round, user_id=actor_id, action="country_round.finalize", country_round_id=country_round.id, new=new)
     return True
 
 
@@ -210,10 +187,28 @@ def review_indicator(*, session: Session, codebook: Codebook, country_round: Cou
     )
 
 
+class SupervisorChoice(TypedDict):
+    """A supervisor's choice for one indicator, as `resolve` and `correct` take it (and the form posts it)."""
+
+    choice: str  # "A" or "B" (that coder's answer) or "other" (`value` and `groups`)
+    value: NotRequired[str | None]
+    groups: NotRequired[list[str] | None]
+    citation_ids: list[int]
+    reason: str
+
+
 def _validated_choice(
-    codebook: Codebook, review: IndicatorReview, choice: str, value: str | None, groups: list[str], citation_ids: list[int], reason: str
+    codebook: Codebook,
+    review: IndicatorReview,
+    *,
+    choice: str,
+    citation_ids: list[int],
+    reason: str,
+    value: str | None = None,
+    groups: list[str] | None = None,
 ) -> tuple[str, list[str], list[int]]:
     """Check a supervisor's choice; return (value, groups, citation ids) or raise InvalidInput with every problem."""
+    groups = groups or []
     problems: list[tuple[str, str]] = []
     if not reason.strip():
         problems.append(("reason", "Write the reason for this decision."))
@@ -246,18 +241,33 @@ def _validated_choice(
     return value, sorted(set(groups)), chosen
 
 
+def _record_decision(session: Session, decision: Decision, *, actor_id: int | None, action: str, **change) -> Decision:
+    """Audit a decision (`change`: its old and new value); the trail names a decision by the indicator it settles."""
+    record_row_event(
+        session,
+        decision,
+        user_id=actor_id,
+        action=action,
+        entity_id=decision.indicator_id,
+        country_round_id=decision.country_round_id,
+        **change,
+    )
+    return decision
+
+
+def _decided(decision: Decision, citation_ids: list[int]) -> dict:
+    """What the audit trail keeps of a supervisor's decision."""
+    return {
+        "value": decision.value,
+        "groups": decision.groups,
+        "chosen": decision.chosen,
+        "reason": decision.reason,
+        "citations": citation_ids,
+    }
+
+
 def resolve(
-    *,
-    session: Session,
-    codebook: Codebook,
-    country_round_id: int,
-    indicator_id: str,
-    choice: str,
-    value: str | None = None,
-    groups: list[str] | None = None,
-    citation_ids: list[int],
-    reason: str,
-    actor_id: int,
+    *, session: Session, codebook: Codebook, country_round_id: int, indicator_id: str, actor_id: int, **posted: Unpack[SupervisorChoice]
 ) -> Decision:
     """Settle one disagreement; if it was the last one, the country-round becomes final.
 
@@ -269,15 +279,15 @@ def resolve(
     review = review_indicator(session=session, codebook=codebook, country_round=country_round, indicator_id=indicator_id)
     if review.decision is not None:
         raise _already_decided(session, review.decision)
-    value, groups, chosen = _validated_choice(codebook, review, choice, value, groups or [], citation_ids, reason)
+    value, groups, chosen = _validated_choice(codebook, review, **posted)
     decision = Decision(
         country_round_id=country_round.id,
         indicator_id=indicator_id,
         value=value,
         groups=groups,
         outcome="reconciled",
-        chosen=choice,
-        reason=reason.strip(),
+        chosen=posted["choice"],
+        reason=posted["reason"].strip(),
         decided_by_id=actor_id,
     )
     session.add(decision)
@@ -294,16 +304,9 @@ def resolve(
         raise _already_decided(session, winner) from None
     for citation_id in chosen:
         session.add(DecisionCitation(decision_id=decision.id, citation_id=citation_id))
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="decision.reconcile",
-        entity="decision",
-        entity_id=indicator_id,
-        country_round_id=country_round.id,
-        old={slot: (a.value, sorted(a.groups)) if a else None for slot, a in review.answers.items()},
-        new={"value": value, "groups": groups, "chosen": choice, "reason": decision.reason, "citations": chosen},
-    )
+    old = {slot: (a.value, sorted(a.groups)) if a else None for slot, a in review.answers.items()}
+    new = _decided(decision, chosen)
+    _record_decision(session, decision, actor_id=actor_id, action="decision.reconcile", old=old, new=new)
     _finalize_if_done(session=session, codebook=codebook, country_round=country_round, actor_id=actor_id)
     session.flush()
     return decision
@@ -317,17 +320,7 @@ def _already_decided(session: Session, decision: Decision) -> Conflict:
 
 
 def correct(
-    *,
-    session: Session,
-    codebook: Codebook,
-    decision_id: int,
-    expected_version: int,
-    choice: str,
-    value: str | None = None,
-    groups: list[str] | None = None,
-    citation_ids: list[int],
-    reason: str,
-    actor_id: int,
+    *, session: Session, codebook: Codebook, decision_id: int, expected_version: int, actor_id: int, **posted: Unpack[SupervisorChoice]
 ) -> Decision:
     """Change a decided value (a correction): reason required, version checked, old and new value audited."""
     decision = session.get(Decision, decision_id)
@@ -337,7 +330,7 @@ def correct(
         raise Conflict("Someone changed this value since you opened it; reload the page and check it again.")
     country_round = get_country_round(session=session, country_round_id=decision.country_round_id)
     review = review_indicator(session=session, codebook=codebook, country_round=country_round, indicator_id=decision.indicator_id)
-    value, groups, chosen = _validated_choice(codebook, review, choice, value, groups or [], citation_ids, reason)
+    value, groups, chosen = _validated_choice(codebook, review, **posted)
     old = {
         "value": decision.value,
         "groups": decision.groups,
@@ -346,7 +339,7 @@ def correct(
         "citations": sorted(review.decision_citation_ids),
         "version": decision.version,
     }
-    decision.value, decision.groups, decision.chosen, decision.reason = value, groups, choice, reason.strip()
+    decision.value, decision.groups, decision.chosen, decision.reason = value, groups, posted["choice"], posted["reason"].strip()
     decision.outcome, decision.decided_by_id, decision.decided_at = "reconciled", actor_id, utcnow()
     decision.corrected = decision.corrected or country_round.finalized_at is not None
     session.add(decision)
@@ -360,21 +353,5 @@ def correct(
     except sa.orm.exc.StaleDataError:
         session.rollback()
         raise Conflict("Someone changed this value at the same moment; reload the page and check it again.") from None
-    record_event(
-        session=session,
-        user_id=actor_id,
-        action="decision.correct",
-        entity="decision",
-        entity_id=decision.indicator_id,
-        country_round_id=country_round.id,
-        old=old,
-        new={
-            "value": value,
-            "groups": groups,
-            "chosen": choice,
-            "reason": decision.reason,
-            "citations": chosen,
-            "version": decision.version,
-        },
-    )
-    return decision
+    new = {**_decided(decision, chosen), "version": decision.version}
+    return _record_decision(session, decision, actor_id=actor_id, action="decision.correct", old=old, new=new)

@@ -13,7 +13,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rightsdb.review.agreement import UNDEFINED, agreement
+from rightsdb.review.agreement import MEASURES, UNDEFINED, agreement
 
 __all__ = ["LEVELS", "Thresholds", "Unit", "coder_pair_label", "rate", "reliability_table"]
 
@@ -79,21 +79,8 @@ def reliability_table(units: Iterable[Unit], *, categories: Sequence[Hashable] |
     rows: list[dict[str, Any]] = []
     for level_index, round_, key in sorted(groups):
         result = agreement(groups[(level_index, round_, key)], categories=categories)
-        rows.append(
-            {
-                "level": LEVELS[level_index],
-                "round": round_,
-                "key": key,
-                "n": result.n,
-                "percent_agreement": result.percent_agreement,
-                "cohen_kappa": result.cohen_kappa,
-                "krippendorff_alpha": result.krippendorff_alpha,
-                "gwet_ac1": result.gwet_ac1,
-                "prevalence": result.prevalence,
-                "prevalent_value": result.prevalent_value,
-                "notes": "; ".join(result.notes),
-            }
-        )
+        measures = {m: getattr(result, m) for m in MEASURES}
+        rows.append({"level": LEVELS[level_index], "round": round_, "key": key, **measures, "notes": "; ".join(result.notes)})
     return rows
 
 

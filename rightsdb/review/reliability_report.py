@@ -16,51 +16,23 @@ from sqlmodel import Session, func, select
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.models import Answer, Assignment, Country, CountryRound, Round, User
+from rightsdb.review.agreement import MEASURES, Measures
 from rightsdb.review.reliability import Thresholds, Unit, coder_pair_label, rate, reliability_table
 
-CSV_COLUMNS = (
-    "level",
-    "round",
-    "key",
-    "label",
-    "n",
-    "percent_agreement",
-    "cohen_kappa",
-    "krippendorff_alpha",
-    "gwet_ac1",
-    "prevalence",
-    "prevalent_value",
-    "rating",
-    "notes",
-)
+CSV_COLUMNS = ("level", "round", "key", "label", *MEASURES, "rating", "notes")
 STATISTICS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "prevalence")
 
 
 @dataclass(frozen=True)
-class ReportRow:
-    """One line of the report: a group (round, category, indicator or coder pair) and its statistics."""
+class ReportRow(Measures):
+    """One line of the report: a group (round, category, indicator or coder pair), its measures and rating."""
 
     level: str
     round: str
     key: str
     label: str
-    n: int
-    percent_agreement: float | None
-    cohen_kappa: float | None
-    krippendorff_alpha: float | None
-    gwet_ac1: float | None
-    prevalence: float | None
-    prevalent_value: str | None
     rating: str
     notes: str
-
-    def display(self, name: str) -> str:
-        """Return a statistic formatted to three decimals, or "undefined"."""
-        value = getattr(self, name)
-        if value is None:
-            return "undefined"
-        text = f"{value:.3f}"
-        return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def coder_label(user: User) -> str:
@@ -143,15 +115,9 @@ def build_report(*, session: Session, codebook: Codebook, thresholds: Thresholds
                 round=row["round"],
                 key=key,
                 label=label,
-                n=row["n"],
-                percent_agreement=row["percent_agreement"],
-                cohen_kappa=row["cohen_kappa"],
-                krippendorff_alpha=row["krippendorff_alpha"],
-                gwet_ac1=row["gwet_ac1"],
-                prevalence=row["prevalence"],
-                prevalent_value=row["prevalent_value"],
                 rating=rate(row["krippendorff_alpha"], thresholds),
                 notes=row["notes"],
+                **{m: row[m] for m in MEASURES},
             )
         )
     return rows

@@ -12,6 +12,7 @@ from rightsdb.accounts import users as accounts
 from rightsdb.errors import DomainError, InvalidInput
 from rightsdb.models import ROLES
 from rightsdb.web.access import gate
+from rightsdb.web.errors import fail
 from rightsdb.web.session import get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -57,10 +58,7 @@ def create_user():
         )
     except DomainError as exc:
         session.rollback()
-        flash(str(exc), "error")
-        for name, message in getattr(exc, "problems", []):
-            if name in form._fields:
-                form._fields[name].errors = list(form._fields[name].errors) + [message]
+        fail(exc, form)
         return _page(form, 400)
     session.commit()
     flash(f"{user.name} can now sign in as {user.role}.", "success")

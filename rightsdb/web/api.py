@@ -273,19 +273,7 @@ def indicators():
     _check_params("indicators")
     codebook = get_codebook()
     chosen = _indicator_filter()
-    data = [
-        {
-            "id": i.id,
-            "category": i.category,
-            "category_name": codebook.categories_by_id[i.category].name,
-            "imbr_article": i.imbr_article,
-            "provenance": i.provenance,
-            "short_label": i.short_label,
-            "question": i.question,
-        }
-        for i in codebook.indicators
-        if chosen is None or i.id in chosen
-    ]
+    data = [{"id": i.id, **codebook.describe(i)} for i in codebook.indicators if chosen is None or i.id in chosen]
     return jsonify({"codebook_version": codebook.version, "indicators": data})
 
 

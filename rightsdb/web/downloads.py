@@ -14,7 +14,7 @@ from rightsdb.publishing.formats.csv import csv_bytes
 from rightsdb.publishing.formats.xlsx import xlsx_bytes
 from rightsdb.publishing.publish import list_releases, release_files
 from rightsdb.web.loaders import get_codebook
-from rightsdb.web.public import bp, chosen_release, page_fragments
+from rightsdb.web.public import bp, chosen_release, page_fragments, release_page
 from rightsdb.web.session import get_session
 
 
@@ -65,11 +65,10 @@ def table():
         return len(preview), page_fragments().table_rows(preview, columns)
 
     count, rows_html = catalog.memo.get(("table-rows", *key), build, lambda v: sys.getsizeof(v[1]) + 64) if picked else (0, Markup(""))
-    return render_template(
+    return release_page(
         "public/table.html",
-        release=catalog.release,
-        releases=releases,
-        catalog=catalog,
+        releases,
+        catalog,
         choice=choice,
         picked=picked,
         total=len(catalog.records),

@@ -7,7 +7,8 @@ unexpected failure is a plain 500 page (JSON under /api/), never a traceback.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request
+from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 
 from rightsdb.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -55,6 +56,15 @@ def _domain_error(error: DomainError):
 
 def _server_error(_error):
     return _answer(500, MESSAGES[500])
+
+
+def fail(exc: DomainError, form: FlaskForm | None = None) -> None:
+    """Show a domain error a view caught as a flashed message, and next to the fields of `form` it names."""
+    flash(str(exc), "error")
+    if form is not None and isinstance(exc, InvalidInput):
+        for name, message in exc.problems:
+            if name in form._fields:
+                form._fields[name].errors = list(form._fields[name].errors) + [message]
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Public pages (no account needed): comparison, country and indicator pages, custom tables, downloads.
+"""Public pages (no account needed): the comparison, country and indicator pages (charts.py and downloads.py add the rest).
 
 Only published releases are shown, never work in progress, and never coder identities. Derived data
 is cached per release (a release is immutable), so a page costs the same few queries at any size.
@@ -74,6 +74,11 @@ def release_url(endpoint: str, **values) -> str:
     return url_for(endpoint, **values)
 
 
+def release_page(template: str, releases: list, catalog: Catalog, **context) -> str:
+    """Render a page of the chosen release: the template gets it, every release and the release's catalog."""
+    return render_template(template, release=catalog.release, releases=releases, catalog=catalog, **context)
+
+
 def page_fragments():
     """Return the macros of templates/public/_fragments.html."""
     return current_app.jinja_env.get_template("public/_fragments.html").module
@@ -140,17 +145,15 @@ def index():
     _drawn, off_map = maps.split_entries(
         maps.map_entries(rows, countries=catalog.countries, aggregation=catalog.release.aggregation, round_name=map_round)
     )
-    return render_template(
+    return release_page(
         "public/index.html",
-        release=catalog.release,
-        releases=releases,
-        catalog=catalog,
+        releases,
+        catalog,
         rows=rows,
         rows_html=_score_rows_html(catalog, rows),
         sort=sort,
         round=round_,
         region=region,
-        regions=REGIONS,
         map_round=map_round,
         off_map=off_map,
     )
@@ -173,9 +176,7 @@ def country(iso3: str):
         return page_fragments().country_rounds(country, rows, records_by_round, get_codebook(), release_url)
 
     sections = catalog.memo.get(("country", iso3, *_link_key()), build, sys.getsizeof)
-    return render_template(
-        "public/country.html", release=catalog.release, releases=releases, catalog=catalog, country=country, sections=sections
-    )
+    return release_page("public/country.html", releases, catalog, country=country, sections=sections)
 
 
 def _indicator_cards(catalog: Catalog, indicator_id: str, round_: str | None, region: str) -> tuple[int, Markup]:
@@ -215,18 +216,16 @@ def indicator(indicator_id: str):
     shown_round = latest if chosen is None else (_checked_round(catalog, chosen.strip()) or None)
     region = _checked_region()
     count, cards = _indicator_cards(catalog, indicator_id, shown_round, region)
-    return render_template(
+    return release_page(
         "public/indicator.html",
-        release=catalog.release,
-        releases=releases,
-        catalog=catalog,
+        releases,
+        catalog,
         indicator=item,
         category=codebook.categories_by_id[item.category],
         records=records,
         shown_round=shown_round,
         latest_round=latest,
         region=region,
-        regions=REGIONS,
         count=count,
         cards=cards,
     )
@@ -234,4 +233,4 @@ def indicator(indicator_id: str):
 
 @bp.app_context_processor
 def _public_helpers():
-    return {"release_url": release_url}
+    return {"release_url": release_url, "regions": REGIONS}

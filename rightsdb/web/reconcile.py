@@ -9,9 +9,10 @@ from flask_login import current_user
 from rightsdb.errors import Conflict, DomainError, InvalidInput
 from rightsdb.models import Country, Round, parse_row_id
 from rightsdb.review import assignments, flags, reconciliation
+from rightsdb.web.errors import fail
 from rightsdb.web.loaders import get_codebook
 from rightsdb.web.session import get_session
-from rightsdb.web.supervisor import bp, fail
+from rightsdb.web.supervisor import bp
 
 
 def _context(country_round_id: int) -> dict:
@@ -52,7 +53,7 @@ def _indicator_page(country_round_id: int, indicator_id: str, *, problems=None, 
     ), status
 
 
-def _posted_choice() -> dict:
+def _posted_choice() -> reconciliation.SupervisorChoice:
     """Read the reconciliation form fields (shared by deciding and correcting)."""
     citations = []
     for raw in request.form.getlist("citations"):
@@ -67,7 +68,7 @@ def _posted_choice() -> dict:
     }
 
 
-def _form_echo(posted: dict) -> dict:
+def _form_echo(posted: reconciliation.SupervisorChoice) -> dict:
     """Keep what the supervisor typed when the form is shown again with errors."""
     return {**posted, "citation_ids": set(posted["citation_ids"]), "groups": set(posted["groups"])}
 
@@ -78,28 +79,35 @@ def indicator(country_round_id: int, indicator_id: str):
     return _indicator_page(country_round_id, indicator_id)
 
 
-@bp.route("/country-rounds/<int:country_round_id>/indicators/<indicator_id>/decide", methods=["POST"])
-def decide(country_round_id: int, indicator_id: str):
-    """Settle one disagreement with a reason."""
+def _settle(country_round_id: int, indicator_id: str, settle, target: dict):
+    """Decide or correct (`settle`, on `target`) with the posted choice and commit; return the page to show instead when refused.
+
+    A refused choice shows the form again with its problems and what was typed; a conflict (someone
+    decided first, or changed the value meanwhile) goes back to the indicator's page.
+    """
     session = get_session()
     posted = _posted_choice()
     try:
-        reconciliation.resolve(
-            session=session,
-            codebook=get_codebook(),
-            country_round_id=country_round_id,
-            indicator_id=indicator_id,
-            actor_id=current_user.id,
-            **posted,
-        )
+        settle(session=session, codebook=get_codebook(), actor_id=current_user.id, **target, **posted)
     except InvalidInput as exc:
         session.rollback()
         flash(str(exc), "error")
         return _indicator_page(country_round_id, indicator_id, problems=exc.problems, form=_form_echo(posted), status=400)
     except Conflict as exc:
+        session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("supervisor.indicator", country_round_id=country_round_id, indicator_id=indicator_id))
     session.commit()
+    return None
+
+
+@bp.route("/country-rounds/<int:country_round_id>/indicators/<indicator_id>/decide", methods=["POST"])
+def decide(country_round_id: int, indicator_id: str):
+    """Settle one disagreement with a reason."""
+    target = {"country_round_id": country_round_id, "indicator_id": indicator_id}
+    refused = _settle(country_round_id, indicator_id, reconciliation.resolve, target)
+    if refused is not None:
+        return refused
     return _after_decision(country_round_id, f"{indicator_id} is decided.")
 
 
@@ -121,7 +129,6 @@ def _after_decision(country_round_id: int, message: str):
 def correct(country_round_id: int, indicator_id: str):
     """Change a decided value (a correction, with a reason; the version guards against a concurrent change)."""
     session = get_session()
-    posted = _posted_choice()
     review = reconciliation.review_indicator(
         session=session,
         codebook=get_codebook(),
@@ -131,25 +138,11 @@ def correct(country_round_id: int, indicator_id: str):
     if review.decision is None:
         flash("There is no decided value to correct yet.", "error")
         return redirect(url_for("supervisor.indicator", country_round_id=country_round_id, indicator_id=indicator_id))
-    version = request.form.get("version", "")
-    try:
-        reconciliation.correct(
-            session=session,
-            codebook=get_codebook(),
-            decision_id=review.decision.id,
-            expected_version=-1 if parse_row_id(version) is None else parse_row_id(version),
-            actor_id=current_user.id,
-            **posted,
-        )
-    except InvalidInput as exc:
-        session.rollback()
-        flash(str(exc), "error")
-        return _indicator_page(country_round_id, indicator_id, problems=exc.problems, form=_form_echo(posted), status=400)
-    except Conflict as exc:
-        session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("supervisor.indicator", country_round_id=country_round_id, indicator_id=indicator_id))
-    session.commit()
+    version = parse_row_id(request.form.get("version", ""))
+    target = {"decision_id": review.decision.id, "expected_version": -1 if version is None else version}
+    refused = _settle(country_round_id, indicator_id, reconciliation.correct, target)
+    if refused is not None:
+        return refused
     flash(f"{indicator_id} is corrected; the old value is kept in the audit trail.", "success")
     return redirect(url_for("supervisor.indicator", country_round_id=country_round_id, indicator_id=indicator_id))
 

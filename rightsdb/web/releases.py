@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 from rightsdb.errors import DomainError
 from rightsdb.publishing import publish as publication
 from rightsdb.web.access import gate
+from rightsdb.web.errors import fail
 from rightsdb.web.loaders import get_codebook
 from rightsdb.web.session import get_session
 
@@ -68,7 +69,7 @@ def publish():
         )
     except DomainError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        fail(exc)
         return _page(form, 400)
     try:
         session.commit()

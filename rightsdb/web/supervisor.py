@@ -19,6 +19,7 @@ from rightsdb.review import assignments, progress, reliability_report
 from rightsdb.review import flags as codebook_flags
 from rightsdb.review.reliability import Thresholds
 from rightsdb.web.access import gate
+from rightsdb.web.errors import fail
 from rightsdb.web.loaders import get_codebook
 from rightsdb.web.session import get_session
 
@@ -43,15 +44,6 @@ class AssignForm(FlaskForm):
 def _coder_choices() -> list[tuple[int, str]]:
     """Return (id, label) for every coder who can be assigned."""
     return [(c.id, f"{c.name} ({c.email})") for c in assignments.active_coders(session=get_session())]
-
-
-def fail(exc: DomainError, form: FlaskForm | None = None) -> None:
-    """Show a domain error as a flashed message and next to the fields it names."""
-    flash(str(exc), "error")
-    if form is not None and isinstance(exc, InvalidInput):
-        for name, message in exc.problems:
-            if name in form._fields:
-                form._fields[name].errors = list(form._fields[name].errors) + [message]
 
 
 def _board_round(summaries: list[progress.RoundSummary]) -> progress.RoundSummary | None:
