@@ -19,15 +19,19 @@ ASSIGNMENT_STATUSES = ("in_progress", "submitted")
 DECISION_OUTCOMES = ("agreed", "reconciled")
 
 
-#: The largest id a row can have on either engine (SQLite's INTEGER is signed 64-bit): a larger number
-#: names nothing, and passing it to the SQLite driver would raise OverflowError.
-MAX_ROW_ID = 2**63 - 1
+#: The largest id a row can have: the id columns are INTEGER, signed 32-bit on PostgreSQL (64-bit on
+#: SQLite). A larger number names nothing; passed to PostgreSQL it would be "integer out of range".
+MAX_ROW_ID = 2**31 - 1
 
 
 def parse_row_id(raw: str | None) -> int | None:
-    """Return the id an ASCII decimal string names (0..MAX_ROW_ID), or None ('²', '١', '9' * 5000, '-1')."""
+    """Return the id an ASCII decimal string names (0..MAX_ROW_ID), or None ('²', '١', '9' * 5000, '-1').
+
+    The one parser of ids from forms and query strings; URL parts go through `RowIdConverter`, which
+    has the same bound.
+    """
     raw = (raw or "").strip()
-    if not raw.isascii() or not raw.isdecimal() or len(raw) > 19:
+    if not raw.isascii() or not raw.isdecimal() or len(raw) > len(str(MAX_ROW_ID)):
         return None
     value = int(raw)
     return value if value <= MAX_ROW_ID else None

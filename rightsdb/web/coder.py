@@ -49,7 +49,9 @@ def _render_page(assignment, form, *, status: int = 200, conflicts=None, unsaved
     session = get_session()
     category = request.values.get("category") or ""
     if category and category not in codebook.categories_by_id:
-        abort(404)
+        if request.method != "POST":
+            abort(404)
+        category = ""  # a posted page re-rendered: the whole form, never a 404 that loses the typed text
     categories = [codebook.categories_by_id[category]] if category else codebook.categories
     editable = assignment.status != "submitted"
     previous = find_previous_final(session=session, assignment=assignment) if editable else None
@@ -87,6 +89,11 @@ def assignment(assignment_id: int):
     return _render_page(record, form)
 
 
+def _known_category(raw: str | None) -> str:
+    """Return `raw` if it names a category of the codebook, else "" (posted values reach a Location header)."""
+    return raw if raw and raw in get_codebook().categories_by_id else ""
+
+
 def _posted_indicators() -> list[str]:
     """Return the indicators whose fields were on the posted page, in codebook order."""
     return [i for i in get_codebook().indicator_ids if f"{i}-version" in request.form]
@@ -102,8 +109,9 @@ def save(assignment_id: int):
     codebook = get_codebook()
     session = get_session()
     record = _own_assignment(assignment_id)
-    category = request.form.get("category", "")
-    anchor = request.form.get("save") or ""
+    # Both values come back into the redirect: only a category of the codebook is taken.
+    category = _known_category(request.form.get("category"))
+    anchor = _known_category(request.form.get("save"))
     back = url_for(".assignment", assignment_id=record.id, category=category or None, _anchor=f"cat-{anchor}" if anchor else None)
     if record.status == "submitted":
         flash(READ_ONLY, "error")

@@ -653,3 +653,25 @@ def test_refused_save_keeps_the_chosen_instrument_type_selected(session, codeboo
     second_select = page.split(f'id="{second}-new_source_type">', 1)[1].split("</select>", 1)[0]
     assert f'<option value="{chosen}" selected>' in first_select
     assert " selected" not in second_select and f'<option value="{chosen}">' in second_select
+
+
+def test_the_category_and_save_values_never_reach_the_redirect_unchecked(session, codebook, client_for):
+    coder_a, _b_user, _cr, a, _b = make_pair(session, codebook)
+    session.commit()
+    first = codebook.indicators[0]
+    client = client_for(coder_a)
+    notes = {first.id: {"value": "not_applicable", "notes": "No such procedure."}}
+    huge = client.post(f"/coder/assignments/{a.id}/save", data=post_data(codebook, {}, notes, category="C" * 100_000, save="S" * 100_000))
+    assert huge.status_code == 303 and len(huge.headers["Location"]) < 200
+    assert huge.headers["Location"].endswith(f"/coder/assignments/{a.id}")  # neither value is a category: the whole form
+    assert _answers(session, a)[first.id].notes == "No such procedure."  # the save itself stood
+    unknown = client.post(
+        f"/coder/assignments/{a.id}/save",
+        data=post_data(codebook, _versions(session, a), {}, category="NOPE", save="<script>"),
+        follow_redirects=True,
+    )
+    assert unknown.status_code == 200
+    known = client.post(
+        f"/coder/assignments/{a.id}/save", data=post_data(codebook, _versions(session, a), {}, category=first.category, save=first.category)
+    )
+    assert known.headers["Location"].endswith(f"/coder/assignments/{a.id}?category={first.category}#cat-{first.category}")
