@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,9 @@ BROKEN_CASES = {
     "not_utf8": ("not UTF-8 text", b"Troisi\xe8me", 1, ""),
     "empty": ("the file is empty", "", 1, ""),
     "list_not_mapping": ("must be a mapping", "- id: AAA-01", 1, ""),
+    "duplicate_aggregation_id": ("duplicate aggregation id", "{id: category_mean, label: Pooled", 1, "aggregation category_mean"),
+    "alias_bomb": ("its aliases expand to more than 100,000 values", "x8: &x8", 1, "key x8"),
+    "deep_nesting": ("nested more than 32 levels deep", "reference:", 1, "key codebook.reference.0..."),
 }
 
 
@@ -75,8 +79,14 @@ def test_every_broken_fixture_has_a_case():
 def test_broken_codebook_is_refused_with_file_line_and_culprit(name):
     fragment, token, occurrence, where = BROKEN_CASES[name]
     path = BROKEN / f"{name}.yaml"
-    with pytest.raises(CodebookError) as caught:
-        load_codebook(path)
+    # An alias bomb used to hang the loader: fail the test after a minute instead of waiting for ever.
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"loading {name} took over a minute"))
+    signal.alarm(60)
+    try:
+        with pytest.raises(CodebookError) as caught:
+            load_codebook(path)
+    finally:
+        signal.alarm(0)
     problems = caught.value.problems
     assert len(problems) == 1, [str(p) for p in problems]
     problem = problems[0]
