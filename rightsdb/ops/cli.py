@@ -71,14 +71,21 @@ def init_db() -> None:
 
 
 @main.command("demo")
-def demo() -> None:
+@click.option("--force", is_flag=True, help="Load it outside development too (never beside real users).")
+def demo(force: bool) -> None:
     """Load the synthetic demonstration data (idempotent) and print the demo logins."""
-    from rightsdb.ops.demo import DEMO_PASSWORD, load_demo
+    from rightsdb.errors import DomainError
+    from rightsdb.ops.demo import DEMO_PASSWORD, load_demo, refuse_unsafe_target
     from rightsdb.ops.migrate import upgrade
 
     app = _app()
     upgrade(app.config["DATABASE_URL"])
     with app.app_context(), _session(app) as session:
+        try:
+            refuse_unsafe_target(session=session, env=app.config["ENV"], force=force)
+        except DomainError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
         report = load_demo(session=session, codebook=app.extensions["rightsdb.codebook"], app_config=app.config, progress=click.echo)
         session.commit()
     click.echo(report.summary())

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from rightsdb.accounts.users import create_user
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import CONDITIONAL, NOT_APPLICABLE, NOT_PROVIDED, PROVIDED
+from rightsdb.errors import DomainError
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, LegalSource, Round, User, utcnow
 from rightsdb.ops.countries import add_synthetic_country, load_iso_countries
 
@@ -232,6 +233,26 @@ def _country_round(
     session.add_all([a, b])
     session.flush()
     return country_round, a, b, True
+
+
+def refuse_unsafe_target(*, session: Session, env: str, force: bool) -> None:
+    """Refuse to load the demo where its published passwords would open real work.
+
+    The demo accounts' password is in the README, so the demo loads only in development (or when
+    forced, for a throw-away server), and never into a database that holds any other account.
+    """
+    demo_emails = [email for email, _role, _name in DEMO_USERS]
+    others = session.exec(select(func.count()).select_from(User).where(User.email.not_in(demo_emails))).one()  # type: ignore[attr-defined]
+    if others:
+        raise DomainError(
+            f"This database has {others} user(s) who are not demo accounts: the synthetic demonstration data, "
+            "whose logins are published, is never loaded beside real work (not even with --force)."
+        )
+    if env != "development" and not force:
+        raise DomainError(
+            f"RIGHTSDB_ENV is {env!r}: the demo loads only with RIGHTSDB_ENV=development, because its passwords are "
+            "published. Use --force for a throw-away database."
+        )
 
 
 def load_demo(

@@ -14,7 +14,7 @@ from rightsdb.codebook import CodebookError, load_codebook
 from rightsdb.config import PROJECT_ROOT
 from rightsdb.db import make_engine
 from rightsdb.ops.cli import main
-from tests.conftest import DATA
+from tests.conftest import DATA, TINY_CODEBOOK
 
 BROKEN = DATA / "broken_codebooks"
 TINY = DATA / "tiny_codebook.yaml"
@@ -118,3 +118,41 @@ def test_init_db_creates_the_schema_and_loads_real_countries(tmp_path):
     again = run("init-db")
     assert again.exit_code == 0, again.output
     assert "(0 countries added)" in again.output
+
+
+def _demo_users(tmp_path) -> list[str]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            return sorted(connection.exec_driver_sql("SELECT email FROM users").scalars())
+    finally:
+        engine.dispose()
+
+
+def test_demo_refuses_outside_development_unless_forced(monkeypatch, tmp_path):
+    monkeypatch.setenv("RIGHTSDB_ENV", "production")
+    monkeypatch.setenv("RIGHTSDB_SECRET_KEY", "a-production-secret-key-that-is-long-enough-0123")
+    monkeypatch.setenv("RIGHTSDB_CODEBOOK_PATH", str(TINY_CODEBOOK))
+    refused = run("demo")
+    assert refused.exit_code == 1
+    assert "RIGHTSDB_ENV=development" in refused.stderr and "--force" in refused.stderr
+    assert "Demo logins" not in refused.output
+    assert _demo_users(tmp_path) == []  # the schema may exist; no account was added
+    forced = run("demo", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "admin@demo.rightsdb.org" in _demo_users(tmp_path)
+
+
+def test_demo_never_loads_beside_real_users(monkeypatch, tmp_path):
+    monkeypatch.setenv("RIGHTSDB_CODEBOOK_PATH", str(TINY_CODEBOOK))
+    assert run("init-db").exit_code == 0
+    added = CliRunner().invoke(
+        main,
+        ["users", "add", "lead@university.example", "--name", "Lead", "--role", "admin"],
+        input="a-long-password-1\na-long-password-1\n",
+    )
+    assert added.exit_code == 0, added.output
+    for arguments in (["demo"], ["demo", "--force"]):
+        refused = run(*arguments)
+        assert refused.exit_code == 1 and "not demo accounts" in refused.stderr, refused.output
+    assert _demo_users(tmp_path) == ["lead@university.example"]
