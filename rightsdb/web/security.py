@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, request
+from flask_login import current_user
 
 # Pages satisfy this policy: no inline scripts or styles, nothing from other hosts.
 CONTENT_SECURITY_POLICY = (
@@ -38,6 +39,9 @@ def add_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_user.is_authenticated:
+        # A signed-in page holds work in progress and names; a shared computer's back button or a proxy must not keep it.
+        response.headers["Cache-Control"] = "no-store"
     if current_app.config.get("ENV") == "production":
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

@@ -188,3 +188,13 @@ def test_production_cookies_are_secure(db_url, tmp_path):
     response = app.test_client().get("/login")
     assert "max-age" in response.headers["Strict-Transport-Security"]
     app.extensions["rightsdb.engine"].dispose()
+
+
+def test_signed_in_pages_are_never_stored_by_a_browser_or_proxy_cache(app, session, client, client_for):
+    coder = make_user(session, "coder")
+    supervisor = make_user(session, "supervisor")
+    session.commit()
+    for user, path in ((coder, "/coder/"), (supervisor, "/supervisor/"), (supervisor, "/")):
+        response = client_for(user).get(path)
+        assert response.status_code == 200 and response.headers.get("Cache-Control") == "no-store", (path, response.headers)
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")  # public pages stay cacheable
