@@ -166,17 +166,21 @@ def publish_release(
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
     del previous_rows
     connection = session.connection()
-    # The database writes the snapshot (SQLite's C code and the PostgreSQL server run without the GIL)
-    # while this thread writes the files from the same rows; neither touches what the other uses.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsdb-snapshot") as pool:
-        snapshot = pool.submit(load_snapshot, connection, release_id=release.id, rows=rows, synthetic=synthetic, codebook=codebook)
-        # Leaving this block waits for the snapshot, also after an error here.
-        _write_atomically(folder, inputs, codebook, progress)
-    try:
-        snapshot.result()  # the snapshot's own error, if it failed
-    except BaseException:
+    # The files are written on a second thread (pyarrow, zlib and file writes release the GIL) while
+    # this thread has the database copy the snapshot from the same rows (SQLite's C code and the
+    # PostgreSQL server run without the GIL). The request's connection never leaves the request's
+    # thread, and neither side touches what the other uses.
+    snapshot_error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightsdb-release-files") as pool:
+        files = pool.submit(_write_atomically, folder, inputs, codebook, progress)
+        try:
+            load_snapshot(connection, release_id=release.id, rows=rows, synthetic=synthetic, codebook=codebook)
+        except BaseException as exc:  # the files are awaited (leaving this block) before it is raised
+            snapshot_error = exc
+    failure = snapshot_error or files.exception()
+    if failure is not None:
         discard_release_files(exports_dir=exports_dir, version=version)
-        raise
+        raise failure
     del rows
     release.sha256 = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
     session.add(release)
