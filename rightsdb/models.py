@@ -11,7 +11,9 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel import Field, Relationship, Session, SQLModel
+
+from rightsdb.text import clean_pending_text
 
 ROLES = ("admin", "supervisor", "coder")
 SLOTS = ("A", "B")
@@ -390,3 +392,7 @@ def create_audit_triggers(connection: sa.engine.Connection) -> None:
 @event.listens_for(AuditEvent.__table__, "after_create")
 def _audit_triggers_after_create(target, connection, **kw) -> None:
     create_audit_triggers(connection)
+
+
+# Every session applies the one rule for text (rightsdb.text) to the rows it writes.
+event.listen(Session, "before_flush", clean_pending_text)

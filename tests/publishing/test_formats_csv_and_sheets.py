@@ -7,10 +7,9 @@ import math
 
 import openpyxl
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openpyxl.utils.exceptions import IllegalCharacterError
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from rightsdb.publishing.formats import cells, spreadsheetml
 from rightsdb.publishing.formats import csv as csv_format
@@ -116,9 +115,11 @@ def test_sheet_holds_every_value_typed_and_text_never_becomes_a_formula(monkeypa
     assert formula_cell.data_type == "s" and formula_cell.value == "=1+1"
 
 
-def test_sheet_refuses_text_xml_cannot_hold_as_openpyxl_does():
-    with pytest.raises(IllegalCharacterError):
-        xlsx_bytes({"t": pd.DataFrame({"text": ["fine", "bell\x07"]})})
+def test_sheet_writes_text_xml_cannot_hold_as_the_replacement_character():
+    # openpyxl's own rule says these cannot be written; a release must still be built from any text.
+    assert all(ILLEGAL_CHARACTERS_RE.search(text) for text in ("bell\x07", "vt\x0b ff\x0c"))
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes({"t": pd.DataFrame({"text": ["fine", "bell\x07", "vt\x0b ff\x0c"]})})))
+    assert [c.value for c in book["t"]["A"]] == ["text", "fine", "bell\ufffd", "vt\ufffd ff\ufffd"]
 
 
 def test_column_letters_follow_spreadsheet_naming():

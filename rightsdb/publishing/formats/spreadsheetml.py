@@ -263,8 +263,19 @@ def _rows(numbers: pa.Array, prefixes: list[str], suffixes: list[pa.Array]) -> p
 
 
 def arrow_columns(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array]]:
-    """Return a table's column names and its columns as Arrow arrays (immutable: safe to hand to a thread)."""
-    return [str(c) for c in frame.columns], [arrow_column(frame.iloc[:, n]) for n in range(len(frame.columns))]
+    """Return a table's column names and its columns as Arrow arrays (immutable: safe to hand to a thread).
+
+    A character XML cannot carry (a C0 control but tab, newline and carriage return) becomes U+FFFD, so
+    that any text the database holds can be written; the CSV files keep it as it is.
+    """
+    return [str(c) for c in frame.columns], [_xml_safe(arrow_column(frame.iloc[:, n])) for n in range(len(frame.columns))]
+
+
+def _xml_safe(array: pa.Array) -> pa.Array:
+    """Replace the characters XML 1.0 cannot hold by U+FFFD (a byte scan first: nearly every column has none)."""
+    if illegal_xml_text(array) is None:
+        return array
+    return pc.replace_substring_regex(array, XML_ILLEGAL, "\ufffd")
 
 
 def sheet_xml(
