@@ -288,11 +288,16 @@ def test_sheet_is_made_a_block_of_rows_at_a_time(monkeypatch):
     assert strings.to_pylist() == ["a", "b"]
 
 
-def test_text_xml_cannot_hold_is_refused_in_repeated_and_unique_columns():
+def test_text_xml_cannot_hold_is_written_as_the_replacement_character_in_repeated_and_unique_columns():
+    repeated = openpyxl.load_workbook(io.BytesIO(xlsx_bytes({"t": pd.DataFrame({"code": ["ok", "bell\x07"] * 20})})))
+    assert [c.value for c in repeated["t"]["A"]][:3] == ["code", "ok", "bell\ufffd"]
+    unique = openpyxl.load_workbook(
+        io.BytesIO(xlsx_bytes({"t": pd.DataFrame({"text": [f"unique {i}" for i in range(20)] + ["bell\x07"]})}))
+    )
+    assert [c.value for c in unique["t"]["A"]][-1] == "bell\ufffd"
+    # The sheet writer itself still refuses such text if a caller hands it columns not made by arrow_columns.
     with pytest.raises(IllegalCharacterError):
-        xlsx_bytes({"t": pd.DataFrame({"code": ["ok", "bell\x07"] * 20})})
-    with pytest.raises(IllegalCharacterError):
-        xlsx_bytes({"t": pd.DataFrame({"text": [f"unique {i}" for i in range(20)] + ["bell\x07"]})})
+        list(spreadsheetml.sheet_xml(["text"], [pa.array(["bell\x07"])], XLSX_MAIN))
     assert spreadsheetml.illegal_xml_text(pa.array(["tab\t", "line\n", "cr\r", None, ""])) is None
     assert spreadsheetml.illegal_xml_text(pa.array(["fine", None, "esc\x1b", "vt\x0b"]).slice(1)) == "esc\x1b"
 
