@@ -46,8 +46,9 @@ def _holds_text(kind: sa.types.TypeEngine) -> bool:
 def clean_pending_text(session: sa.orm.Session, _context, _instances) -> None:
     """Apply `clean_text` to the text columns of every new and changed row of `session` (a before_flush hook)."""
     for row in (*session.new, *session.dirty):
-        mapper = sa.inspect(row).mapper
-        for key in _text_attributes(mapper):
-            value = getattr(row, key, None)
+        state = sa.inspect(row)
+        loaded = state.dict  # what the row holds now: an expired attribute is not loaded again here
+        for key in _text_attributes(state.mapper):
+            value = loaded.get(key)
             if isinstance(value, str) and _SPECIAL.search(value) is not None:
                 setattr(row, key, clean_text(value))

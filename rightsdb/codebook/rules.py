@@ -26,8 +26,6 @@ PROVIDED, CONDITIONAL, NOT_PROVIDED, NOT_APPLICABLE = ANSWER_CODES
 CITED_ANSWERS = frozenset({PROVIDED, CONDITIONAL})
 #: The answer that names the migrant groups it reaches (and the only one that may).
 GROUPED_ANSWER = CONDITIONAL
-#: The answer that leaves the denominator: it has no score and no binary value.
-INAPPLICABLE_ANSWER = NOT_APPLICABLE
 #: The binary MRD value of each answer (None: no value).
 BINARY_VALUES = {PROVIDED: 1, CONDITIONAL: 1, NOT_PROVIDED: 0, NOT_APPLICABLE: None}
 

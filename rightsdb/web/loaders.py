@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app
-from sqlmodel import Session
+from flask import current_app
 from werkzeug.routing import IntegerConverter
 
 from rightsdb.codebook import Codebook
@@ -24,16 +23,9 @@ def get_codebook() -> Codebook:
     return current_app.extensions["rightsdb.codebook"]
 
 
-def or_404(value):
-    """Return `value`, or answer 404 when it is None."""
-    if value is None:
-        abort(404)
-    return value
-
-
-def release_catalog(release: Release, session: Session | None = None) -> Catalog:
+def release_catalog(release: Release) -> Catalog:
     """Return the derived public data of a release, from the application's cache (built on first use)."""
     cache = current_app.extensions.get("rightsdb.release_cache")
     if cache is None:
         cache = current_app.extensions["rightsdb.release_cache"] = catalog_cache()
-    return cached_catalog(session=session or get_session(), codebook=get_codebook(), release=release, cache=cache)
+    return cached_catalog(session=get_session(), codebook=get_codebook(), release=release, cache=cache)

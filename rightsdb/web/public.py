@@ -112,16 +112,6 @@ def _score_rows_html(catalog: Catalog, rows: list) -> Markup:
     return Markup("").join(fragments[id(row)] for row in rows)
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(404)
-def _public_error(error):
-    """Answer a bad filter or a missing country/indicator with the reason and a link back."""
-    message = error.description
-    if message == type(error).description:  # Werkzeug's generic text: say it plainly
-        message = "There is nothing at this address." if error.code == 404 else "The request could not be understood."
-    return render_template("error.html", code=error.code, message=message), error.code
-
-
 @bp.app_template_filter("shade")
 def shade_filter(score):
     """Map a score to its CSS shading class."""

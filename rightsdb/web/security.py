@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, request
-from flask_login import current_user
+from flask import abort, current_app, g, request
 
 # Pages satisfy this policy: no inline scripts or styles, nothing from other hosts.
 CONTENT_SECURITY_POLICY = (
@@ -39,7 +38,8 @@ def add_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if current_user.is_authenticated:
+    user = g.get("_login_user")  # the signed-in user, if this request loaded one (Flask-Login keeps it on g)
+    if user is not None and user.is_authenticated:
         # A signed-in page holds work in progress and names; a shared computer's back button or a proxy must not keep it.
         response.headers["Cache-Control"] = "no-store"
     if current_app.config.get("ENV") == "production":

@@ -23,6 +23,7 @@ from rightsdb.models import Citation, LegalSource
 from rightsdb.publishing.publish import publish_release
 from rightsdb.text import clean_text
 from tests.factories.countries import make_country
+from tests.factories.querycount import count_queries
 from tests.factories.releases import make_final
 
 PASTED = "Art. 3\x0b(1) Everyone\x0cpage 2\r\nline\rend\x00\x07\u2028next\u2029para\x85nel\ttab ‫عربى‬ Русский"
@@ -71,3 +72,16 @@ def test_a_release_is_built_from_text_written_before_the_rule(tiny_session, book
     assert excerpts == {"old\ufffdvertical tab, form\ufffdfeed and bell\ufffd"}
     assert set(pq.read_table(folder / "citations.parquet").column("excerpt").to_pylist()) == {legacy}
     assert len(pd.read_stata(folder / "long.dta")) == len(book.indicators)
+
+
+def test_the_rule_loads_nothing_to_check_a_changed_row(tiny_session, book):
+    make_final(tiny_session, book, make_country(tiny_session, 0))
+    tiny_session.commit()
+    citation = tiny_session.exec(select(Citation)).first()
+    tiny_session.expire(citation, ["pinpoint", "url", "translation"])  # text attributes not loaded (expired, deferred)
+    citation.excerpt = "new\x0bexcerpt"
+    with count_queries(tiny_session.get_bind()) as queries:
+        tiny_session.flush()
+    assert queries.count == 1 and queries.statements[0].lstrip().upper().startswith("UPDATE"), queries.statements
+    tiny_session.commit()
+    assert tiny_session.exec(select(Citation.excerpt).where(Citation.id == citation.id)).one() == "new\nexcerpt"

@@ -11,6 +11,7 @@ from rightsdb.accounts import users as accounts
 from rightsdb.models import AuditEvent, User
 from tests.conftest import ROOT, make_app
 from tests.factories.people import PASSWORD, make_user
+from tests.factories.querycount import count_queries
 
 TEMPLATES = ROOT / "rightsdb" / "templates"
 
@@ -198,3 +199,9 @@ def test_signed_in_pages_are_never_stored_by_a_browser_or_proxy_cache(app, sessi
         response = client_for(user).get(path)
         assert response.status_code == 200 and response.headers.get("Cache-Control") == "no-store", (path, response.headers)
     assert "no-store" not in client.get("/").headers.get("Cache-Control", "")  # public pages stay cacheable
+    signed_in = client_for(coder)
+    engine = app.extensions["rightsdb.engine"]
+    with count_queries(engine) as queries:
+        static = signed_in.get("/static/style.css")
+        static.close()
+    assert static.status_code == 200 and queries.count == 0  # a static file loads no user to decide
