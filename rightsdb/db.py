@@ -49,6 +49,34 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return sa.create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=json_text)
 
 
+def begin_sqlite_write(connection: sa.Connection) -> None:
+    """Take SQLite's write lock now (BEGIN IMMEDIATE), unless this connection already holds it.
+
+    The sqlite3 module opens a transaction only at the first write, so reads before it are not
+    isolated from other writers; after BEGIN IMMEDIATE every read of the transaction sees the state it
+    will write over. Waits up to the connection's busy timeout for another writer to finish.
+    """
+    if connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        return  # a write of this transaction already took the lock
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_country_round(session, country_round_id: int) -> None:
+    """Serialise every writer of one country-round's codings until this transaction ends.
+
+    Whoever changes an assignment's answers or status (a save, a submit, carry-forward, an import, a
+    send-back) takes this lock first and reads the status after it: a save can then never land in an
+    assignment that a racing submit has compared, and of two simultaneous submits the second always
+    sees the first and runs the comparison. PostgreSQL: a row lock on the country-round (other
+    country-rounds go on); SQLite: the database's write lock.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        begin_sqlite_write(connection)
+        return
+    connection.execute(sa.select(models.CountryRound.id).where(models.CountryRound.id == country_round_id).with_for_update())
+
+
 def create_all(engine: Engine) -> None:
     """Create every table directly (tests); real databases use the Alembic migrations."""
     SQLModel.metadata.create_all(engine)

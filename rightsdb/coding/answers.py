@@ -16,7 +16,7 @@ from rightsdb.accounts.audit import record_added, record_row_event
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.coding.citations import CitationInput, add_citation, citation_problems, list_sources, remove_citation
-from rightsdb.coding.submission import submit_assignment
+from rightsdb.coding.submission import hold_assignment, submit_assignment
 from rightsdb.errors import Forbidden, InvalidInput, NotFound
 from rightsdb.models import Answer, Assignment, Citation, ConflictCopy, CountryRound, Round, utcnow
 
@@ -166,7 +166,7 @@ def save_answers(
     otherwise (the coder did not touch it) it is left alone. With `submit=True` the assignment is then
     submitted if the rules allow; the save stands either way.
     """
-    if assignment.status == "submitted":
+    if hold_assignment(session, assignment) == "submitted":
         raise Forbidden("This assignment has been submitted and is read-only; a supervisor can reopen it.")
     country_round = assignment.country_round
     source_ids = {s.id for s in list_sources(session=session, country_iso3=country_round.country_iso3)}

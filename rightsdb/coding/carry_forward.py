@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_added
 from rightsdb.codebook import Codebook
 from rightsdb.coding.citations import citation_content
+from rightsdb.coding.submission import hold_assignment
 from rightsdb.errors import Forbidden, NotFound
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, Round, utcnow
 
@@ -37,7 +38,7 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
     submission: law changes between rounds, so a value is never re-used without a coder's look.
     Returns how many answers were filled.
     """
-    if assignment.status == "submitted":
+    if hold_assignment(session, assignment) == "submitted":
         raise Forbidden("This assignment has been submitted and is read-only.")
     previous = find_previous_final(session=session, assignment=assignment)
     if previous is None:

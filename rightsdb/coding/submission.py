@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from rightsdb.accounts.audit import record_changed
 from rightsdb.codebook import Codebook, rules
 from rightsdb.codebook.rules import needs_citation, takes_groups
+from rightsdb.db import lock_country_round
 from rightsdb.errors import DomainError, InvalidInput
 from rightsdb.models import Answer, Assignment, utcnow
 from rightsdb.review.reconciliation import compare_country_round
@@ -80,8 +81,12 @@ def measure_progress(*, codebook: Codebook, assignment: Assignment) -> Progress:
 
 
 def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assignment, user_id: int) -> None:
-    """Mark the assignment submitted if every rule holds; compare the two codings once both are in."""
-    if assignment.status == "submitted":
+    """Mark the assignment submitted if every rule holds; compare the two codings once both are in.
+
+    Runs under the country-round's lock (see `hold_assignment`): the answers checked are the ones
+    submitted, and whichever of two simultaneous submits commits last sees both and compares.
+    """
+    if hold_assignment(session, assignment) == "submitted":
         raise DomainError("This assignment is already submitted.")
     statement = (
         select(Answer)
@@ -108,4 +113,17 @@ def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assig
     session.flush()
     statuses = session.exec(select(Assignment.status).where(Assignment.country_round_id == assignment.country_round_id)).all()
     if len(statuses) == 2 and all(s == "submitted" for s in statuses):
-        compare_country_round(session=session, codebook=codebook, country_round=assignment.country_round)
+        country_round = assignment.country_round
+        session.refresh(country_round)  # read under the lock: compared_at as committed by the other submit
+        compare_country_round(session=session, codebook=codebook, country_round=country_round)
+
+
+def hold_assignment(session: Session, assignment: Assignment) -> str:
+    """Lock the assignment's country-round for this transaction and return the status as committed.
+
+    Every writer of an assignment's answers or status calls this before writing and refuses to write
+    into a submitted assignment on the status it returns, never on one read before the lock.
+    """
+    lock_country_round(session, assignment.country_round_id)
+    session.refresh(assignment, ["status", "submitted_at"])
+    return assignment.status

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from rightsdb.codebook import Codebook
-from rightsdb.db import SQLITE_BUSY_MS
+from rightsdb.db import SQLITE_BUSY_MS, begin_sqlite_write
 from rightsdb.errors import Conflict
 from rightsdb.models import (
     Answer,
@@ -270,12 +270,9 @@ def hold_sources(session: Session) -> None:
         # in temporary files (the default 4 MB made each sort an external merge on disk).
         connection.exec_driver_sql(f"SET LOCAL work_mem = '{PUBLICATION_WORK_MEM}'")
         return
-    driver = connection.connection.driver_connection
-    if driver.in_transaction:  # type: ignore[union-attr]
-        return  # the sqlite3 module opens a transaction only at the first write: this one holds the lock
     connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(HOLD_WAIT_SECONDS * 1000)}")
     try:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_sqlite_write(connection)
     except sa.exc.OperationalError as exc:
         if "locked" in str(exc.orig):
             raise Conflict(BUSY) from None

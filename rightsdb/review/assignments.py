@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 
 from rightsdb.accounts.audit import record_added, record_changed, record_row_event
 from rightsdb.codebook import Codebook
+from rightsdb.db import lock_country_round
 from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import SLOTS, Assignment, Country, CountryRound, Decision, DecisionCitation, Round, User
 
@@ -147,6 +148,8 @@ def send_back(*, session: Session, assignment_id: int, message: str, actor_id: i
     message = message.strip()
     if not message:
         raise InvalidInput("Write a message telling the coder what to look at.", [("message", "required")])
+    lock_country_round(session, assignment.country_round_id)  # the coders' writers take it too
+    session.refresh(assignment)
     if assignment.status != "submitted":
         raise InvalidInput("Only a submitted assignment can be sent back; this one is still being coded.")
     country_round = session.get(CountryRound, assignment.country_round_id)

@@ -58,7 +58,9 @@ def get_country_round(*, session: Session, country_round_id: int) -> CountryRoun
 
 def _assignments(session: Session, country_round_id: int) -> dict[str, Assignment]:
     """Return the country-round's assignments by slot."""
-    rows = session.exec(select(Assignment).where(Assignment.country_round_id == country_round_id)).all()
+    rows = session.exec(
+        select(Assignment).where(Assignment.country_round_id == country_round_id).execution_options(populate_existing=True)
+    ).all()
     return {a.slot: a for a in rows}
 
 
