@@ -6,6 +6,9 @@ Without --database-url the data is generated into a temporary SQLite file (200 c
 1-3 citations per answer; --quick: 20 countries, 1 round). A URL naming an empty database is filled
 the same way; one that already holds data is used as it is (then an extra open round is added to it).
 Everything written is synthetic demonstration data.
+
+The exit status is 1 when any figure misses its target (a FAIL line) or could not be measured (a
+"not available" line), with a last line naming them; 0 when every check passed.
 """
 
 from __future__ import annotations
@@ -47,9 +50,21 @@ ORDER BY c.iso3, r.name, d.indicator_id
 """
 
 
-def verdict(ok: bool) -> str:
-    """Say PASS or FAIL."""
+#: The checks of this run that failed or could not be measured, in order; `main` exits 1 if any.
+FAILED: list[str] = []
+
+
+def verdict(ok: bool, check: str) -> str:
+    """Say PASS or FAIL, and remember a failed check."""
+    if not ok:
+        FAILED.append(check)
     return "PASS" if ok else "FAIL"
+
+
+def unavailable(check: str, why: str) -> None:
+    """Print that a figure could not be measured, which fails the run like a missed target."""
+    FAILED.append(check)
+    print(f"{check}: not available ({why})")
 
 
 def rss_bytes() -> int:
@@ -237,26 +252,28 @@ def bench_release(app, baseline: float, *, content: float | None = None, breakdo
     try:
         from rightsdb.publishing.publish import publish_release  # noqa: F401
     except ImportError as exc:
-        print(f"release build: not available ({exc})")
+        unavailable("release build", str(exc))
         return False
     rss_before = rss_bytes()
     try:
         seconds = build_release(app, "1.0.0", keep=True)
     except Exception as exc:  # the release module belongs to another engineer and may be unfinished
-        print(f"release build: not available ({type(exc).__name__}: {exc})")
+        unavailable("release build", f"{type(exc).__name__}: {exc}")
         return False
     rss_after = rss_bytes()
     ratio = seconds / baseline if baseline else float("inf")
     grown = rss_after - rss_before
     print(
-        f"release build wall time (publish_release, every file format): {seconds:.2f} s  target < {RELEASE_SECONDS:.0f} s  {verdict(seconds < RELEASE_SECONDS)}"
+        f"release build wall time (publish_release, every file format): {seconds:.2f} s  target < {RELEASE_SECONDS:.0f} s  {verdict(seconds < RELEASE_SECONDS, 'release build wall time')}"
     )
-    print(f"release build / baseline: {ratio:.1f}x  target < {RELEASE_RATIO:.0f}x  {verdict(ratio < RELEASE_RATIO)}")
+    print(
+        f"release build / baseline: {ratio:.1f}x  target < {RELEASE_RATIO:.0f}x  {verdict(ratio < RELEASE_RATIO, 'release build / baseline')}"
+    )
     if content:
         print(f"release build / content baseline (no target): {seconds / content:.1f}x")
     print(
         f"release build peak memory (ru_maxrss delta: growth of the process's peak RSS during the build; "
-        f"process peak {rss_after / 2**20:.0f} MiB): {grown / 2**20:.0f} MiB  target < 1024 MiB  {verdict(grown < RELEASE_BYTES)}"
+        f"process peak {rss_after / 2**20:.0f} MiB): {grown / 2**20:.0f} MiB  target < 1024 MiB  {verdict(grown < RELEASE_BYTES, 'release build peak memory (ru_maxrss)')}"
     )
     folder = Path(app.config["EXPORTS_DIR"]) / "1.0.0"
     files = [f for f in folder.rglob("*") if f.is_file()]
@@ -275,7 +292,7 @@ def bench_release(app, baseline: float, *, content: float | None = None, breakdo
             tracemalloc.stop()
         print(
             f"release build peak memory (tracemalloc peak of Python allocations, second build): {peak / 2**20:.0f} MiB  "
-            f"target < 1024 MiB  {verdict(peak < RELEASE_BYTES)}"
+            f"target < 1024 MiB  {verdict(peak < RELEASE_BYTES, 'release build peak memory (tracemalloc)')}"
         )
     if breakdown:
         breakdown_release(app, "1.0.0")
@@ -301,7 +318,7 @@ def bench_page(app, client, label: str, url: str, requests: int) -> None:
         response = client.get(url)
         first_ms = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
-        print(f"{label} ({url}): not available (HTTP {response.status_code})")
+        unavailable(f"{label} ({url})", f"HTTP {response.status_code}")
         return
     first_queries = len(log)
     times = []
@@ -319,7 +336,7 @@ def bench_page(app, client, label: str, url: str, requests: int) -> None:
     ok = median < PAGE_MEDIAN_MS and p95 < PAGE_P95_MS
     print(
         f"{label} ({url}): median {median:.0f} ms (target < {PAGE_MEDIAN_MS:.0f}), p95 {p95:.0f} ms (target < {PAGE_P95_MS:.0f}), "
-        f"{queries} queries, {len(response.data) // 1024} KiB, median CPU {statistics.median(cpu):.0f} ms in this process; first request {first_ms:.0f} ms, {first_queries} queries  {verdict(ok)}"
+        f"{queries} queries, {len(response.data) // 1024} KiB, median CPU {statistics.median(cpu):.0f} ms in this process; first request {first_ms:.0f} ms, {first_queries} queries  {verdict(ok, label)}"
     )
 
 
@@ -347,7 +364,7 @@ def bench_pages(app, opened: dict[str, dict], requests: int, published: bool) ->
     bench_page(app, boss, "supervisor progress board", "/supervisor/", requests)
     if not published:
         for label in ("public comparison", "country page", "indicator page", "custom-table download", "API matrix"):
-            print(f"{label}: not available (no published release)")
+            unavailable(label, "no published release")
         return
     category = codebook.categories[0].id
     bench_page(app, anonymous, "public comparison (all countries)", "/", requests)
@@ -358,7 +375,8 @@ def bench_pages(app, opened: dict[str, dict], requests: int, published: bool) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Generate (if needed), then print every figure with its target."""
+    """Generate (if needed), then print every figure with its target; return 1 if any check failed, else 0."""
+    FAILED.clear()
     parser = argparse.ArgumentParser(description="Benchmark rightsdb at world scale (synthetic data).")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--quick", action="store_true", help="20 countries, 1 round (CI smoke test)")
@@ -406,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         bench_pages(app, opened, requests, published)
         engine.dispose()
+    if FAILED:
+        print(f"bench: {len(FAILED)} check(s) failed: {'; '.join(FAILED)}")
+        return 1
+    print("bench: every check passed")
     return 0
 
 

@@ -15,14 +15,30 @@ from rightsdb.codebook import Codebook
 from rightsdb.models import Answer, Assignment, Country, CountryRound, Decision, Round, User
 from rightsdb.review.assignments import list_rounds
 
+#: One coder's coding, in the words every page uses for it: the coder's own pages and the supervisor's.
+CODING_LABELS = {"not_started": "Not started", "in_progress": "In progress", "submitted": "Submitted"}
+
+#: A country-round, from its two codings; "Not started" means the same as for a coding.
 STATUS_LABELS = {
-    "not_started": "Not started",
+    "not_started": CODING_LABELS["not_started"],
     "coding": "Coding",
     "one_submitted": "One submitted",
     "both_submitted": "Both submitted",
     "reconciliation": "In reconciliation",
     "final": "Final",
 }
+
+
+def coding_status(*, status: str, answered: int) -> str:
+    """Return a coding's state from its assignment status and answered count: submitted, in progress or not started."""
+    if status == "submitted":
+        return "submitted"
+    return "in_progress" if answered else "not_started"
+
+
+def coding_label(status: str, answered: int) -> str:
+    """Return a coding's state in words (`CODING_LABELS`), e.g. "Not started" for an open assignment with no answer."""
+    return CODING_LABELS[coding_status(status=status, answered=answered)]
 
 
 @dataclass
@@ -38,6 +54,16 @@ class SlotProgress:
     answered: int
     total: int
     message: str
+
+    @property
+    def coding_status(self) -> str:
+        """Return this coding's state (a key of `CODING_LABELS`)."""
+        return coding_status(status=self.status, answered=self.answered)
+
+    @property
+    def coding_label(self) -> str:
+        """Return this coding's state in words."""
+        return CODING_LABELS[self.coding_status]
 
 
 @dataclass
@@ -82,12 +108,13 @@ def derive_status(*, slots: list[SlotProgress], compared: bool, finalized: bool)
         return "final"
     if compared:
         return "reconciliation"
-    submitted = sum(1 for s in slots if s.status == "submitted")
+    states = [s.coding_status for s in slots]
+    submitted = states.count("submitted")
     if submitted >= 2:
         return "both_submitted"
     if submitted == 1:
         return "one_submitted"
-    if any(s.answered for s in slots):
+    if "in_progress" in states:
         return "coding"
     return "not_started"
 

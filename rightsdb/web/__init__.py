@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_login import current_user
 
+from rightsdb.review.progress import coding_label
 from rightsdb.web import access, admin, api, auth, charts, coder, downloads, errors, public, reconcile, releases, session, supervisor
 from rightsdb.web.loaders import RowIdConverter, get_codebook
 from rightsdb.web.security import add_security_headers, refuse_unstorable_input
@@ -60,6 +61,7 @@ def init_app(app: Flask) -> None:
         ("group_label", group_label),
         ("instrument_label", instrument_label),
         ("pct", pct),
+        ("coding_label", coding_label),  # a coding's state in the words of every page: status|coding_label(answered)
     ):
         app.add_template_filter(function, name)
     errors.init_app(app)

@@ -24,6 +24,17 @@ from rightsdb.ops.migrate import upgrade
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: The screenshots README.md shows: each run writes these to docs/screenshots/ too, so the README's
+#: images are always the current pages (tests/system/test_readme_screenshots.py holds the two together).
+README_SCREENSHOTS = (
+    "coder-A-coding-form",
+    "coder-A-blockers",
+    "supervisor-progress-board",
+    "supervisor-reconciliation-view",
+    "public-comparison",
+    "public-custom-table",
+)
 CHROMIUM = os.environ.get("RIGHTSDB_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium phones home, and this machine's closed network refuses it.
 CHROMIUM_ARGS = [
@@ -173,7 +184,10 @@ def sign_out(page) -> None:
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """Save a screenshot (the full page, or the viewport for very long pages) to test-output/screenshots/NAME.png."""
+    """Save a screenshot (the full page, or the viewport for very long pages) to test-output/screenshots/NAME.png.
+
+    A name in README_SCREENSHOTS is also written to docs/screenshots/NAME.png, the file README.md shows.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     height = page.evaluate("document.documentElement.scrollHeight")
@@ -183,4 +197,7 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
         page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": MAX_SCREENSHOT_HEIGHT})
     else:
         page.screenshot(path=str(path), full_page=full_page)
+    if name in README_SCREENSHOTS:
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (DOCS_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
     return path

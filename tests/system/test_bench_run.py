@@ -32,8 +32,9 @@ PAGES = [
 
 
 def test_quick_bench_prints_every_figure_with_its_query_count(capsys):
-    assert main(["--quick", "--requests", "2", "--no-tracemalloc"]) == 0
+    status = main(["--quick", "--requests", "2", "--no-tracemalloc"])
     lines = capsys.readouterr().out.splitlines()
+    assert status == (1 if any(line.endswith("FAIL") for line in lines) else 0)  # a missed target fails the run
     for pattern in FIGURES:
         assert any(re.match(pattern, line) for line in lines), pattern
     for page in PAGES:
