@@ -55,6 +55,7 @@ class User(SQLModel, table=True):
     # Part of the id Flask-Login stores in the session cookie; rotated on logout, password change and
     # deactivation so that an old cookie stops working at once.
     session_nonce: str = Field(max_length=64)
+    device_secret: Optional[str] = Field(default=None, max_length=64)  # in device cookies (web/auth.py); kept at logout
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: Optional[datetime] = None
 
@@ -78,7 +79,7 @@ class User(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    """One failed login, kept in the database so that the back-off holds across worker processes."""
+    """One failed login (or one being checked), in the database so the limit holds across worker processes."""
 
     __tablename__ = "login_failures"
     id: Optional[int] = Field(default=None, primary_key=True)

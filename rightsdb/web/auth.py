@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadData, URLSafeTimedSerializer
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -41,31 +43,94 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+#: The cookie that marks a browser as one a user signed in from (OWASP's device cookie).
+DEVICE_COOKIE = "rightsdb_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600  # seconds a browser stays trusted without signing in again
+REFUSALS = {
+    "account": "Too many failed sign-ins for this email address. Try again in {wait}, "
+    "or sign in from a browser you signed in to this account with before.",
+    "address": "Too many failed sign-ins from your network address. Try again in {wait}.",
+    "device": "Too many failed sign-ins from this browser. Try again in {wait}.",
+}
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="rightsdb.device")
+
+
+def _trusted_device(user) -> str | None:
+    """Return the id of this request's device cookie if it is valid for `user` (signed, current, theirs)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or user is None:
+        return None
+    try:
+        data = _devices().loads(raw, max_age=DEVICE_MAX_AGE)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("d"), str):
+        return None
+    return data["d"] if accounts.trusts_device(user, user_id=data.get("u"), secret=data.get("s")) else None
+
+
+def _trust_browser(response, user, secret: str):
+    """Give this browser a new device cookie for `user` (one account per browser: the latest sign-in)."""
+    token = _devices().dumps({"u": user.id, "d": accounts.new_nonce(), "s": secret})
+    secure = request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE", False)
+    response.set_cookie(
+        DEVICE_COOKIE, token, max_age=DEVICE_MAX_AGE, path=url_for("auth.login"), secure=secure, httponly=True, samesite="Lax"
+    )
+    return response
+
+
+def _refuse(form: LoginForm, attempt: accounts.Attempt):
+    minutes = max(1, math.ceil(attempt.retry_after / 60))
+    flash(REFUSALS[attempt.refused.split(":", 1)[0]].format(wait=f"{minutes} minute{'' if minutes == 1 else 's'}"), "error")
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(attempt.retry_after)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Show the sign-in form and sign the user in."""
+    """Show the sign-in form and sign the user in, within the limits per account, address and trusted browser.
+
+    The attempt is reserved (counted as a failure) and committed before the password is checked, so
+    concurrent guesses cannot all pass the limit. A browser holding a valid device cookie for the
+    account is limited only per device cookie: a third party's failures cannot lock its user out.
+    """
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        session = get_session()
+        session, config = get_session(), current_app.config
         email = form.email.data.strip().lower()
-        keys = [f"account:{email}", f"address:{request.remote_addr}"]
-        failures = accounts.recent_failures(session=session, keys=keys, window_seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
-        if failures >= current_app.config["LOGIN_MAX_FAILURES"]:
-            abort(429)
+        device = _trusted_device(accounts.find_user(session=session, email=email))
+        if device:
+            limits = {f"device:{device}": config["LOGIN_MAX_FAILURES"]}
+        else:
+            limits = {
+                f"account:{email}": config["LOGIN_MAX_FAILURES"],
+                accounts.address_key(request.remote_addr): config["LOGIN_MAX_ADDRESS_FAILURES"],
+            }
+        attempt = accounts.reserve_attempt(session=session, limits=limits, window_seconds=config["LOGIN_WINDOW_SECONDS"])
+        session.commit()
+        if attempt.refused:
+            return _refuse(form, attempt)
         user = accounts.authenticate(session=session, email=email, password=form.password.data)
         if user is None:
-            accounts.record_failure(session=session, keys=keys)
-            session.commit()
-            # Each further failure is answered more slowly, until the limit above refuses outright.
-            time.sleep(min(current_app.config.get("LOGIN_SLOWDOWN_SECONDS", 0.2) * failures, 2.0))
+            # Each further failure is answered more slowly, until the limit refuses outright.
+            time.sleep(min(config.get("LOGIN_SLOWDOWN_SECONDS", 0.2) * attempt.failures, 2.0))
             flash("Unknown email or wrong password.", "error")
             return render_template("auth/login.html", form=form), 200
-        accounts.clear_failures(session=session, keys=keys)
+        # A success removes its own reservation only: failures of the account and address stand until
+        # they expire (signing in to one's own account must not reset the count of guesses at others).
+        accounts.release_attempt(session=session, attempt=attempt)
+        if device:
+            accounts.clear_failures(session=session, keys=list(limits))
+        secret = accounts.device_secret(session=session, user=user)
         session.commit()
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or home_for(user))
+        return _trust_browser(redirect(_safe_next(request.args.get("next")) or home_for(user)), user, secret)
     return render_template("auth/login.html", form=form)
 
 
@@ -94,8 +159,9 @@ def change_password():
         except InvalidInput as exc:
             form.current_password.errors = [str(exc)]
             return render_template("auth/password.html", form=form), 400
+        secret = accounts.device_secret(session=session, user=user)
         session.commit()
         login_user(user)  # re-issue the cookie with the new nonce for this browser only
         flash("Your password is changed. Other sessions were signed out.", "success")
-        return redirect(home_for(user))
+        return _trust_browser(redirect(home_for(user)), user, secret)  # the only browser still trusted
     return render_template("auth/password.html", form=form), (400 if form.is_submitted() else 200)
