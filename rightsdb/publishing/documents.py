@@ -9,6 +9,7 @@ import pandas as pd
 from rightsdb.codebook import Codebook
 from rightsdb.publishing import scoring
 from rightsdb.publishing.formats import FORMATS, WORKBOOK
+from rightsdb.publishing.formats.csv import CSV_RULE, PLAIN_RULE, UNDO_PATTERN
 
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}
 
@@ -38,8 +39,35 @@ def _scheme_text(codebook: Codebook, release) -> str:
     return f"{scheme.id} ({scheme.label}): {scores}"
 
 
-def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame]) -> str:
-    """Write the release README: what the files are, the scoring rules with formulas, and the protocol."""
+#: The README's section on the CSV rule (formats.csv.FORMULA_RULE); releases of rule 0 have none.
+FORMULA_SECTION = f"""## Text that looks like a formula (CSV rule 1)
+
+A spreadsheet that opens a CSV file runs a cell beginning with `=`, `+`, `-`, `@`, a tab or a
+carriage return as a formula. So that no text of this release can do so, the CSV files follow the
+OWASP rule for CSV injection (datapackage.json records it as `"csv_rule": 1`):
+
+- A text cell that begins with one of those characters, after any apostrophes, is written with one
+  more apostrophe (`'`) in front and in double quotes: `=HYPERLINK("x")` is written
+  `"'=HYPERLINK(""x"")"`, and a text cell `-5` is written `"'-5"` (the rule reads the first character,
+  never whether the rest looks like a number).
+- A text cell holding `;` or a tab right before one of those characters is written in double quotes,
+  so that a spreadsheet splitting fields on `;` or tabs keeps it one cell.
+- Numbers and booleans are never changed: a score of -1 or -0.5 is written as it is, and so is a
+  number among the text of a column of type string. The header rows are written as they are.
+
+To get the text back, remove one leading apostrophe from every text cell that begins with one or more
+apostrophes followed by `=`, `+`, `-`, `@`, a tab or a carriage return; in Python with pandas:
+`frame[column].str.replace(r"{UNDO_PATTERN}", "", regex=True)`. Nothing else is changed. The
+Excel workbook, the Stata and the Parquet files hold the text as it is, as typed text (never a formula).
+"""
+
+
+def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame], *, csv_rule: int = CSV_RULE) -> str:
+    """Write the release README: what the files are, the scoring rules with formulas, and the protocol.
+
+    `csv_rule` is the CSV rule of the files: from rule 1 on the README explains it (FORMULA_SECTION); a
+    release of rule 0 is rebuilt with the README it was published with.
+    """
     aggregation = next(a for a in codebook.scoring.aggregations if a.id == release.aggregation)
     lines = [f"# {release.title} (rightsdb release {release.version})", ""]
     if release.synthetic:
@@ -84,6 +112,7 @@ def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame]) ->
         "Every file except the Excel workbook is byte-identical when rebuilt from the release snapshot",
         f"(`rightsdb release verify {release.version}`).",
         "",
+        *([] if csv_rule == PLAIN_RULE else [FORMULA_SECTION]),
         "## Changelog",
         "",
         release.changelog or "First release.",

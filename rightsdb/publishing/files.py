@@ -16,7 +16,7 @@ from pathlib import Path
 from rightsdb.codebook import Codebook
 from rightsdb.publishing.documents import citation_cff, readme_text
 from rightsdb.publishing.formats import FORMATS, NOT_REPRODUCIBLE, WORKBOOK
-from rightsdb.publishing.formats.csv import csv_chunks
+from rightsdb.publishing.formats.csv import CSV_RULE, csv_chunks
 from rightsdb.publishing.formats.datapackage import datapackage
 from rightsdb.publishing.formats.xlsx import write_xlsx, xlsx_sheets
 from rightsdb.publishing.tables import LONG_COLUMNS, release_tables
@@ -43,8 +43,14 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: Callable[[str], None] = lambda _m: None) -> None:
-    """Write every file of a release into `folder` (which the caller makes atomic), reporting "[n/total] name" per file."""
+def write_release_files(
+    folder: Path, *, inputs, codebook: Codebook, progress: Callable[[str], None] = lambda _m: None, csv_rule: int = CSV_RULE
+) -> None:
+    """Write every file of a release into `folder` (which the caller makes atomic), reporting "[n/total] name" per file.
+
+    `csv_rule` is the CSV rule (formats.csv.CSV_RULES) of the CSV files, recorded in datapackage.json and
+    README.md: a new release takes the current one, a rebuild the one its release was published with.
+    """
     release = inputs.release
     tables = release_tables(
         inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme, citations=inputs.citations
@@ -92,7 +98,7 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
         # still writing into a folder the caller is about to remove.
         workbook = pool.submit(write_xlsx, folder / WORKBOOK, xlsx_sheets(tables))
         for name, frame in tables.items():
-            put_chunks(f"data/{name}.csv", csv_chunks(frame))
+            put_chunks(f"data/{name}.csv", csv_chunks(frame, csv_rule))
         labels = {**LONG_COLUMNS, **{c.id: c.name for c in codebook.categories}, **{a.id: a.label for a in codebook.scoring.aggregations}}
         for file_format in FORMATS:
             for name in file_format.tables:
@@ -101,10 +107,10 @@ def write_release_files(folder: Path, *, inputs, codebook: Codebook, progress: C
     workbook.result()  # the workbook's own error, if it failed
     written_file(WORKBOOK)
     reproducible = {k: v for k, v in hashes.items() if k not in NOT_REPRODUCIBLE}
-    package = datapackage(release, codebook, tables, reproducible, sizes)
+    package = datapackage(release, codebook, tables, reproducible, sizes, csv_rule=csv_rule)
     put("datapackage.json", (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     put("CITATION.cff", citation_cff(release, codebook).encode("utf-8"))
-    put("README.md", readme_text(release, codebook, tables).encode("utf-8"))
+    put("README.md", readme_text(release, codebook, tables, csv_rule=csv_rule).encode("utf-8"))
     sums = "".join(f"{hashes[name]}  {name}\n" for name in sorted(hashes))
     _write(folder / "SHA256SUMS", sums.encode("utf-8"))
     report("SHA256SUMS")

@@ -16,6 +16,7 @@ from sqlmodel import Session, func, select
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.models import Answer, Assignment, Country, CountryRound, Round, User
+from rightsdb.publishing.formats.csv import csv_field
 from rightsdb.review.agreement import MEASURES, Measures
 from rightsdb.review.reliability import Thresholds, Unit, coder_pair_label, rate, reliability_table
 
@@ -124,22 +125,16 @@ def build_report(*, session: Session, codebook: Codebook, thresholds: Thresholds
 
 
 def report_csv(rows: list[ReportRow]) -> str:
-    """Render the report as CSV: fixed column order, rows as sorted by the report, "\\n" line endings."""
+    """Render the report as CSV: fixed column order, rows as sorted by the report, "\\n" line endings.
+
+    Fields as the release's CSV files write them (`csv_field`): text such as a coder's name beginning
+    with "=" is guarded against being run as a formula; the figures (a kappa of -0.2) never are.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    csv.writer(buffer, lineterminator="\n").writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow(
-            [
-                row.level,
-                row.round,
-                row.key,
-                row.label,
-                row.n,
-                *(row.display(name) for name in STATISTICS),
-                row.prevalent_value or "undefined",
-                row.rating,
-                row.notes,
-            ]
-        )
+        texts = [csv_field(v) for v in (row.level, row.round, row.key, row.label)]
+        figures = [csv_field(v, text=False) for v in (str(row.n), *(row.display(name) for name in STATISTICS))]
+        tail = [csv_field(v) for v in (row.prevalent_value or "undefined", row.rating, row.notes)]
+        buffer.write(",".join([*texts, *figures, *tail]) + "\n")
     return buffer.getvalue()

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from rightsdb.public.catalog import Catalog
 from rightsdb.publishing import tables
-from rightsdb.publishing.formats.csv import csv_bytes
+from rightsdb.publishing.formats.csv import CSV_RULE, csv_bytes
 from rightsdb.publishing.formats.xlsx import xlsx_bytes
 from rightsdb.publishing.publish import list_releases, release_files
 from rightsdb.web.loaders import get_codebook
@@ -85,9 +85,9 @@ def _download_name(catalog: Catalog, extension: str) -> str:
 
 @bp.route("/table.csv")
 def table_csv():
-    """Download the custom table as CSV."""
+    """Download the custom table as CSV, under the current CSV rule (formula text guarded) whatever the release's own files follow."""
     _releases_list, catalog, choice, key = _table_request()
-    body = catalog.memo.get(("table-csv", *key), lambda: csv_bytes(_table_frame(catalog, choice)))
+    body = catalog.memo.get(("table-csv", *key), lambda: csv_bytes(_table_frame(catalog, choice), CSV_RULE))
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{_download_name(catalog, "csv")}"'})
 
 

@@ -20,12 +20,16 @@ import pyarrow.compute as pc
 BLOCK_ROWS = 10_000
 
 
+def _one_type(dtype) -> bool:
+    """Tell whether a column's values are all of one Arrow type (strings, integers, floats or booleans)."""
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+        return True
+    return pd.api.types.is_string_dtype(dtype) and dtype != object  # noqa: E721 (a numpy dtype, not a type)
+
+
 def arrow_column(series: pd.Series) -> pa.Array:
     """Return a column as one Arrow array (strings, integers, floats, booleans; anything else as text)."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-        array = pa.array(series, from_pandas=True)
-    elif pd.api.types.is_string_dtype(dtype) and dtype != object:  # noqa: E721 (a numpy dtype, not a type)
+    if _one_type(series.dtype):
         array = pa.array(series, from_pandas=True)
     else:
         # Object columns: pandas writes str(value), and empty for missing values.
@@ -35,6 +39,16 @@ def arrow_column(series: pd.Series) -> pa.Array:
     if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
         array = array.cast(pa.string())
     return array
+
+
+def text_values(series: pd.Series) -> pa.Array | None:
+    """Return which values of a mixed (object) column are text, not a number or boolean written as text.
+
+    None for a column of one type: arrow_column's strings are then all text. Missing values count as text.
+    """
+    if _one_type(series.dtype):
+        return None
+    return pa.array([isinstance(v, str) or is_missing(v) for v in series.tolist()], type=pa.bool_())
 
 
 def is_missing(value) -> bool:
@@ -51,6 +65,15 @@ def float_texts(array: pa.Array, finite_only: bool) -> pa.Array:
         else:
             texts.append(repr(float(value)))
     return pc.take(pa.array(texts, type=pa.string()), encoded.indices)
+
+
+def string_bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Return a string array's value offsets (len + 1, into the data) and its data bytes, as numpy views."""
+    _validity, offsets, data = array.buffers()[:3]
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=kind)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, dtype=np.uint8)
+    return bounds, data
 
 
 def concatenated(array: pa.Array) -> bytes:

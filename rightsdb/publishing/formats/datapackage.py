@@ -12,6 +12,9 @@ from rightsdb.publishing import scoring
 from rightsdb.publishing.documents import LICENSE, TABLE_TITLES
 from rightsdb.publishing.tables import ANSWER_COLUMNS, LONG_COLUMNS
 
+#: The key, under "rightsdb", of the CSV rule the release's CSV files were written with.
+CSV_RULE_KEY = "csv_rule"
+
 
 def _field_type(series: pd.Series, name: str) -> str:
     """Map a column to a Frictionless field type."""
@@ -38,8 +41,14 @@ def _schema(frame: pd.DataFrame, descriptions: dict[str, str]) -> dict:
     return {"fields": fields}
 
 
-def datapackage(release, codebook: Codebook, tables: dict[str, pd.DataFrame], hashes: dict[str, str], sizes: dict[str, int]) -> dict:
-    """Describe the release as a Frictionless data package: a schema and checksum per CSV resource."""
+def datapackage(
+    release, codebook: Codebook, tables: dict[str, pd.DataFrame], hashes: dict[str, str], sizes: dict[str, int], *, csv_rule: int
+) -> dict:
+    """Describe the release as a Frictionless data package: a schema and checksum per CSV resource.
+
+    `rightsdb.csv_rule` records the CSV rule of the files (formats.csv.CSV_RULES), left out for rule 0:
+    the releases published before the rules were numbered name none, and are rebuilt byte for byte.
+    """
     descriptions = {name: dict(LONG_COLUMNS) for name in tables}
     scheme = codebook.scheme(release.scheme)
     description = "Migrant rights in national law: final coded values, scores, reliability and legal citations."
@@ -61,6 +70,7 @@ def datapackage(release, codebook: Codebook, tables: dict[str, pd.DataFrame], ha
             "aggregation": release.aggregation,
             "synthetic": release.synthetic,
             "formulas": scoring.FORMULAS,
+            **({CSV_RULE_KEY: csv_rule} if csv_rule else {}),
             "files": {name: {"sha256": digest, "bytes": sizes[name]} for name, digest in sorted(hashes.items())},
         },
         "resources": [
