@@ -70,11 +70,16 @@ def lock_country_round(session, country_round_id: int) -> None:
     sees the first and runs the comparison. PostgreSQL: a row lock on the country-round (other
     country-rounds go on); SQLite: the database's write lock.
     """
+    lock_country_rounds(session, sa.select(models.CountryRound.id).where(models.CountryRound.id == country_round_id))
+
+
+def lock_country_rounds(session, ids: sa.Select) -> None:
+    """Take the lock of `lock_country_round` on every country-round whose id `ids` selects (in id order)."""
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         begin_sqlite_write(connection)
         return
-    connection.execute(sa.select(models.CountryRound.id).where(models.CountryRound.id == country_round_id).with_for_update())
+    connection.execute(ids.order_by(models.CountryRound.id).with_for_update())
 
 
 def create_all(engine: Engine) -> None:

@@ -6,7 +6,10 @@
 FILE is a CSV file (UTF-8, with or without a byte-order mark, comma-separated) or an Excel workbook
 (.xlsx: its first sheet, or the sheet named by --sheet). Line 1 holds the column names (any case);
 a column may be left out when it would be empty everywhere, and unknown columns are refused (a
-misspelt column would otherwise silently drop data). One line per country, indicator and citation:
+misspelt column would otherwise silently drop data). The file is read within the import limits
+(RIGHTSDB_IMPORT_*, `rightsdb.importing.limits`): a larger file, more data lines or a workbook that
+unpacks to more is refused unread, as is damaged or hostile XML (`rightsdb.importing.workbook`).
+One line per country, indicator and citation:
 
 | column | required | content |
 |---|---|---|
@@ -69,11 +72,13 @@ from sqlmodel import Session, select
 
 from rightsdb.accounts.audit import record_added_all
 from rightsdb.codebook import Codebook
+from rightsdb.db import lock_country_rounds
 from rightsdb.errors import InvalidInput
+from rightsdb.importing.limits import ImportLimits
 from rightsdb.importing.reader import read_table
 from rightsdb.importing.rows import AnswerRow, Progress, RowProblem, check_columns, parse_rows
 from rightsdb.importing.writer import write_final, write_submission
-from rightsdb.models import Assignment, Country, CountryRound, Decision, LegalSource, Round, User
+from rightsdb.models import Answer, Assignment, Citation, Country, CountryRound, Decision, LegalSource, Round, User
 
 MODES = ("submission", "final")
 SUPERVISING_ROLES = ("supervisor", "admin")
@@ -98,7 +103,10 @@ class ImportSummary:
     dry_run: bool
     rows: int
     answers: dict[str, int] = field(default_factory=dict)  # per country
-    citations: dict[str, int] = field(default_factory=dict)  # per country
+    citations: dict[str, int] = field(default_factory=dict)  # per country: the citations the file gives
+    # Per country: those not recorded yet (an answer's citation with the same source and pinpoint is not
+    # added twice), so a re-import reports "0 new", not "0 citations".
+    new_citations: dict[str, int] = field(default_factory=dict)
     sources_created: int = 0
     sources_reused: int = 0
 
@@ -106,12 +114,16 @@ class ImportSummary:
         """Describe the import in a few lines for the terminal."""
         verb = "would import" if self.dry_run else "imported"
         as_what = "final values" if self.mode == "final" else "submission answers"
+        cited, new = sum(self.citations.values()), sum(self.new_citations.values())
         head = (
             f"{self.file_name}: {self.rows} rows valid; {verb} {sum(self.answers.values())} {as_what} with "
-            f"{sum(self.citations.values())} citations for {len(self.answers)} {'country' if len(self.answers) == 1 else 'countries'} in round {self.round_name} "
+            f"{cited} citations ({new} new, {cited - new} already recorded) for {len(self.answers)} {'country' if len(self.answers) == 1 else 'countries'} in round {self.round_name} "
             f"({self.sources_created} legal sources new, {self.sources_reused} reused)."
         )
-        per_country = [f"  {iso3}: {self.answers[iso3]} answers, {self.citations[iso3]} citations" for iso3 in sorted(self.answers)]
+        per_country = [
+            f"  {iso3}: {self.answers[iso3]} answers, {self.citations[iso3]} citations ({self.new_citations.get(iso3, 0)} new)"
+            for iso3 in sorted(self.answers)
+        ]
         tail = ["Dry run: nothing was written."] if self.dry_run else []
         return [head] + per_country + tail
 
@@ -153,10 +165,15 @@ def _first_lines(answers: dict[tuple[str, str], AnswerRow]) -> dict[str, int]:
 def _check_submission(session: Session, round_: Round, coder: User, answers, problems: list[RowProblem]) -> dict[str, Assignment]:
     """Find the coder's in-progress assignment for every country of the file."""
     first = _first_lines(answers)
+    # Saves and submits take the same locks: an assignment submitted while the file is checked is not written.
+    lock_country_rounds(
+        session, select(CountryRound.id).where(CountryRound.round_id == round_.id, CountryRound.country_iso3.in_(list(first)))
+    )
     rows = session.exec(
         select(Assignment, CountryRound.country_iso3)
         .join(CountryRound, Assignment.country_round_id == CountryRound.id)
         .where(CountryRound.round_id == round_.id, Assignment.coder_id == coder.id, CountryRound.country_iso3.in_(list(first)))
+        .execution_options(populate_existing=True)
     ).all()
     assignments = {iso3: assignment for assignment, iso3 in rows}
     for iso3, line in sorted(first.items()):
@@ -213,12 +230,16 @@ def import_codings(
     sheet: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportSummary:
-    """Check a whole coded file and, when every line is valid and not a dry run, write it (flush only)."""
+    """Check a whole coded file and, when every line is valid and not a dry run, write it (flush only).
+
+    The file is read within `limits` (default: the settings' defaults); past them it is refused unread.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     path = Path(path)
-    table = read_table(path, sheet=sheet)
+    table = read_table(path, sheet=sheet, limits=limits)
     column_problems = check_columns(table)
     if not table.rows:
         column_problems.append(RowProblem(1, "", "the file has a header but no data lines"))
@@ -264,6 +285,8 @@ def import_codings(
     wanted = {(a.country_iso3, c.instrument_type, c.source_title) for a in answers.values() for c in a.citations}
     summary.sources_reused = len(wanted & set(sources))
     summary.sources_created = len(wanted - set(sources))
+    recorded = _recorded_citations(session, targets, sources) if mode == "submission" else {}
+    summary.new_citations = _count_new_citations(answers, recorded)
     if dry_run:
         return summary
 
@@ -276,10 +299,41 @@ def import_codings(
     )
     if mode == "submission":
         # Citations an answer already had are not added twice: report what was really added.
-        summary.citations = write_submission(assignments=targets, **context)
+        summary.new_citations = write_submission(assignments=targets, **context)
     else:
-        summary.citations = write_final(round_=round_, country_rounds=targets, reason=reason.strip(), **context)
+        summary.new_citations = write_final(round_=round_, country_rounds=targets, reason=reason.strip(), **context)
     return summary
+
+
+def _recorded_citations(session: Session, assignments: dict[str, Assignment], sources: dict) -> dict[tuple[str, str], set]:
+    """The citations the coder's answers already hold, as (source key, pinpoint) per (country, indicator)."""
+    if not assignments:
+        return {}
+    countries = {assignment.id: iso3 for iso3, assignment in assignments.items()}
+    keys = {source.id: key for key, source in sources.items()}
+    rows = session.exec(
+        select(Answer.assignment_id, Answer.indicator_id, Citation.source_id, Citation.pinpoint)
+        .join(Citation, Citation.answer_id == Answer.id)
+        .where(Answer.assignment_id.in_(list(countries)))
+    ).all()
+    recorded: dict[tuple[str, str], set] = defaultdict(set)
+    for assignment_id, indicator_id, source_id, pinpoint in rows:
+        recorded[(countries[assignment_id], indicator_id)].add((keys.get(source_id, source_id), pinpoint))
+    return recorded
+
+
+def _count_new_citations(answers: dict[tuple[str, str], AnswerRow], recorded: dict[tuple[str, str], set]) -> dict[str, int]:
+    """Count per country the file's citations the writer will add: not recorded yet, nor given twice (same source and pinpoint)."""
+    new: dict[str, int] = {}
+    for answer in answers.values():
+        have = set(recorded.get(answer.key, ()))
+        new.setdefault(answer.country_iso3, 0)
+        for citation in answer.citations:
+            mark = ((answer.country_iso3, citation.instrument_type, citation.source_title), citation.pinpoint)
+            if mark not in have:
+                have.add(mark)
+                new[answer.country_iso3] += 1
+    return new
 
 
 def _existing_sources(session: Session, answers: dict[tuple[str, str], AnswerRow]) -> dict[tuple[str, str, str], LegalSource]:

@@ -4,20 +4,24 @@ Line numbers are those a user sees: the header is line 1; in a CSV file a quoted
 physical lines (a long excerpt) makes the next row start further down, exactly as an editor shows it;
 in a workbook the line is the spreadsheet row number. Every cell is returned as stripped text, so
 the caller validates one representation whatever the file format.
+
+Files are untrusted, so they are read within `ImportLimits` (rightsdb.importing.limits) and refused
+with a message before the work or the memory grows past them: the file's size is checked first; a CSV
+file is streamed once to count its lines, keeping nothing, then streamed again into rows; a workbook
+is read by rightsdb.importing.workbook (zip directory checked first, sheet streamed) up to the row limit.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import warnings
-import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
 from rightsdb.errors import InvalidInput
+from rightsdb.importing.limits import MAX_COLUMNS, ImportLimits, past_last_column, too_large, too_many_rows
+from rightsdb.importing.workbook import workbook_records
 
 
 @dataclass(frozen=True)
@@ -30,103 +34,93 @@ class Table:
     overlong: tuple[int, ...] = ()
 
 
-def read_table(path: str | Path, *, sheet: str | None = None) -> Table:
-    """Read a .csv or .xlsx file; raise InvalidInput when it cannot be read as a table."""
+def read_table(path: str | Path, *, sheet: str | None = None, limits: ImportLimits | None = None) -> Table:
+    """Read a .csv or .xlsx file within `limits`; raise InvalidInput when it cannot or may not be read as a table."""
     path = Path(path)
+    limits = limits or ImportLimits()
     suffix = path.suffix.lower()
+    if suffix == ".csv" and sheet:
+        raise InvalidInput("--sheet applies to Excel workbooks only.", [("--sheet", "not an Excel file")])
+    if suffix not in (".csv", ".xlsx"):
+        raise InvalidInput(f"{path.name}: only .csv (UTF-8) and .xlsx files can be imported.", [("file", "unsupported file type")])
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise too_large(path, size, limits)
     if suffix == ".csv":
-        if sheet:
-            raise InvalidInput("--sheet applies to Excel workbooks only.", [("--sheet", "not an Excel file")])
-        return _table(_csv_lines(path))
-    if suffix == ".xlsx":
-        return _table(_xlsx_lines(path, sheet))
-    raise InvalidInput(f"{path.name}: only .csv (UTF-8) and .xlsx files can be imported.", [("file", "unsupported file type")])
+        _count_lines(_csv_records(path), path, limits)  # a long file is refused before any of it is kept
+        return _table(_csv_records(path), path, limits)
+    with workbook_records(path, sheet, limits) as records:
+        return _table(records, path, limits)
 
 
-def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
-    """Decode strictly as UTF-8 and split into records, each with the line it starts on."""
-    data = path.read_bytes()
-    offset = 0
-    if data.startswith(codecs.BOM_UTF8):
-        offset = len(codecs.BOM_UTF8)
-    try:
-        text = data[offset:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        position = offset + exc.start
-        line = data.count(b"\n", 0, position) + 1
-        message = (
-            f"{path.name} is not UTF-8 text: byte 0x{data[position]:02x} on line {line} cannot be decoded. "
-            "Save the file as 'CSV UTF-8' (comma-separated) and import it again."
-        )
-        raise InvalidInput(message, [(f"line {line}", "invalid UTF-8")]) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    lines = []
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Stream the records of a CSV file, each with the line it starts on; decode strictly as UTF-8."""
     start = 1
-    try:
-        for record in reader:
-            lines.append((start, record))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise InvalidInput(f"{path.name}: not a valid CSV file ({exc}) near line {start}.", [(f"line {start}", str(exc))]) from None
-    return lines
+    with path.open("rb") as raw:
+        # newline="" hands line endings to the csv module, as csv requires (quoted cells keep theirs).
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+        reader = csv.reader(text)
+        try:
+            for record in reader:
+                yield start, record
+                start = reader.line_num + 1
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except csv.Error as exc:
+            raise InvalidInput(f"{path.name}: not a valid CSV file ({exc}) near line {start}.", [(f"line {start}", str(exc))]) from None
 
 
-def _cell_text(value: object) -> str:
-    """Render one workbook cell as the text a user typed (dates as YYYY-MM-DD, 3.0 as 3)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _not_utf8(path: Path) -> InvalidInput:
+    """Find the first byte that is not UTF-8, line by line (a newline byte never occurs inside a UTF-8 character)."""
+    with path.open("rb") as raw:
+        for line, data in enumerate(raw, start=1):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                message = (
+                    f"{path.name} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded. "
+                    "Save the file as 'CSV UTF-8' (comma-separated) and import it again."
+                )
+                return InvalidInput(message, [(f"line {line}", "invalid UTF-8")])
+    return InvalidInput(f"{path.name} is not UTF-8 text. Save the file as 'CSV UTF-8' (comma-separated) and import it again.")
 
 
-def _xlsx_lines(path: Path, sheet: str | None) -> list[tuple[int, list[str]]]:
-    """Read the first sheet (or the named one) of a workbook, row number as line number."""
-    import openpyxl  # imported here: only Excel imports need it
-
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about styles and extensions it cannot read; they never affect cell values.
-            warnings.simplefilter("ignore", UserWarning)
-            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InvalidInput(f"{path.name} is not a readable Excel (.xlsx) workbook ({exc}).", [("file", "not an .xlsx workbook")]) from None
-    try:
-        if sheet is None:
-            worksheet = workbook.worksheets[0]
-        elif sheet in workbook.sheetnames:
-            worksheet = workbook[sheet]
-        else:
-            names = ", ".join(workbook.sheetnames)
-            raise InvalidInput(f"{path.name} has no sheet named {sheet!r} (sheets: {names}).", [("--sheet", "unknown sheet")])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return [
-                (number, [_cell_text(v) for v in values]) for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1)
-            ]
-    finally:
-        workbook.close()
+def _blank(cells: list[str]) -> bool:
+    return not "".join(cells).strip()
 
 
-def _table(lines: list[tuple[int, list[str]]]) -> Table:
-    """Turn raw records into named rows, skipping blank ones and noting rows longer than the header."""
-    lines = [(n, [c.strip() for c in cells]) for n, cells in lines]
-    lines = [(n, cells) for n, cells in lines if any(cells)]
-    if not lines:
-        raise InvalidInput("The file is empty: a header line with the column names is needed.", [("line 1", "empty file")])
-    header = lines[0][1]
-    while header and not header[-1]:
-        header.pop()  # trailing empty header cells left by spreadsheet programs
-    columns = tuple(name.strip().lower() for name in header)
-    rows, overlong = [], []
-    for number, cells in lines[1:]:
-        extra = cells[len(columns) :]
-        if any(extra):
+def _count_lines(records: Iterable[tuple[int, list[str]]], path: Path, limits: ImportLimits) -> None:
+    """Refuse the file past the row limit (its header and `max_rows` non-blank lines), keeping nothing."""
+    seen = 0
+    for number, cells in records:
+        if not _blank(cells):
+            seen += 1
+            if seen > limits.max_rows + 1:
+                raise too_many_rows(path, limits, number)
+
+
+def _table(records: Iterable[tuple[int, list[str]]], path: Path, limits: ImportLimits) -> Table:
+    """Turn streamed records into named rows, skipping blank ones, noting rows longer than the header, up to the row limit."""
+    columns: tuple[str, ...] | None = None
+    rows: list[tuple[int, dict[str, str]]] = []
+    overlong: list[int] = []
+    for number, raw in records:
+        if _blank(raw):
+            continue
+        if len(raw) > MAX_COLUMNS and not _blank(raw[MAX_COLUMNS:]):
+            raise past_last_column(path, number)
+        cells = [c.strip() for c in raw[:MAX_COLUMNS]]
+        if columns is None:
+            while cells and not cells[-1]:
+                cells.pop()  # trailing empty header cells left by spreadsheet programs
+            columns = tuple(name.lower() for name in cells)
+            continue
+        if len(rows) >= limits.max_rows:
+            raise too_many_rows(path, limits, number)
+        if any(cells[len(columns) :]):
             overlong.append(number)
         padded = cells[: len(columns)] + [""] * (len(columns) - len(cells))
         rows.append((number, dict(zip(columns, padded))))
+    if columns is None:
+        raise InvalidInput("The file is empty: a header line with the column names is needed.", [("line 1", "empty file")])
     return Table(columns=columns, rows=rows, overlong=tuple(overlong))

@@ -175,3 +175,56 @@ def test_a_save_after_a_committed_submit_is_refused(tiny_session, book):
         stale.rollback()
     session.expire_all()
     assert session.exec(select(Answer).where(Answer.assignment_id == a.id, Answer.value == "not_provided")).first() is None
+
+
+def test_an_import_racing_a_submit_never_writes_into_the_compared_assignment(tiny_app, tiny_session, book, monkeypatch, tmp_path):
+    """An import into a coder's assignment takes the same lock: it cannot land after the comparison."""
+    from rightsdb.importing import importer
+
+    session = tiny_session
+    indicator = book.indicators[0].id
+    compared = threading.Event()
+    original_check, original_compare = importer._check_submission, submission.compare_country_round
+
+    def check(*args, **kwargs):
+        found = original_check(*args, **kwargs)
+        compared.wait(timeout=WINDOW_SECONDS * 3)  # unlocked, the submit compares and commits meanwhile
+        return found
+
+    def compare(**kwargs):
+        result = original_compare(**kwargs)
+        compared.set()
+        return result
+
+    monkeypatch.setattr(importer, "_check_submission", check)
+    monkeypatch.setattr(submission, "compare_country_round", compare)
+    for trial in range(TRIALS):
+        compared.clear()
+        coder_a, _coder_b, country_round, a, _b = _trial_pair(session, book, trial, submit_b=True)
+        path = tmp_path / f"import-{trial}.csv"
+        path.write_text(f"country_iso3,indicator_id,answer,notes\n{country_round.country_iso3},{indicator},not_provided,Repealed.\n")
+        client = login(tiny_app.test_client(), coder_a)
+
+        def run_import(path=path, round_name=f"Race {trial}", email=coder_a.email):
+            with Session(tiny_app.extensions["rightsdb.engine"]) as own:
+                try:
+                    importer.import_codings(
+                        session=own, codebook=book, path=path, round_name=round_name, mode="submission", user_email=email
+                    )
+                    own.commit()
+                    return "imported"
+                except importer.ImportRefused:
+                    return "refused"
+
+        submitted, imported = _run_together(lambda: client.post(f"/coder/assignments/{a.id}/submit"), run_import)  # noqa: B023
+        assert submitted.status_code == 303 and imported in ("imported", "refused")
+        session.expire_all()
+        stored = session.exec(select(Answer).where(Answer.assignment_id == a.id, Answer.indicator_id == indicator)).one()
+        decision = session.exec(
+            select(Decision).where(Decision.country_round_id == country_round.id, Decision.indicator_id == indicator)
+        ).first()
+        assert _comparisons(session, country_round.id) == 1
+        if imported == "imported":
+            assert stored.value == "not_provided" and decision is None, f"trial {trial}: agreed on a value the import replaced"
+        else:
+            assert stored.value == "provided" and decision is not None and decision.value == "provided"

@@ -88,7 +88,7 @@ def write_csv(tmp_path: Path, lines: list[str], name: str = "file.csv") -> Path:
 def test_valid_csv_imports_as_submission_with_scripts_intact(tiny_session, tiny_codebook, world):
     summary = run_import(tiny_session, tiny_codebook, DATA / "submission_good.csv")
     tiny_session.commit()
-    assert summary.answers == {"XAA": 3} and summary.citations == {"XAA": 3}
+    assert summary.answers == {"XAA": 3} and summary.citations == summary.new_citations == {"XAA": 3}
     assert (summary.sources_created, summary.sources_reused) == (2, 0)
     answers = {a.indicator_id: a for a in tiny_session.exec(select(Answer).where(Answer.assignment_id == world.xaa.id)).all()}
     assert {k: a.value for k, a in answers.items()} == {"AAA-01": "provided", "AAA-02": "conditional", "BBB-01": "not_applicable"}
@@ -127,7 +127,8 @@ def test_submission_replaces_answers_and_reuses_sources(tiny_session, tiny_codeb
     summary = run_import(tiny_session, tiny_codebook, DATA / "submission_good.csv")
     tiny_session.commit()
     assert (summary.sources_created, summary.sources_reused) == (1, 1)
-    assert summary.citations == {"XAA": 2}  # three in the file, one already there
+    assert summary.citations == {"XAA": 3} and summary.new_citations == {"XAA": 2}  # one already there
+    assert "3 citations (2 new, 1 already recorded)" in summary.lines()[0] and summary.lines()[1] == "  XAA: 3 answers, 3 citations (2 new)"
     tiny_session.refresh(old)
     assert old.value == "provided" and old.carried_forward is False and old.version == 2
     # The existing Art. 5 citation is kept, not doubled; the constitution citation is added after it.
@@ -230,7 +231,7 @@ def test_valid_xlsx_imports_as_final(tiny_session, tiny_codebook, final_world):
         tiny_session, tiny_codebook, DATA / "final_good.xlsx", mode="final", user=None, reason="Coded by the 2018 pilot team"
     )
     tiny_session.commit()
-    assert summary.answers == {"XAA": 3, "XBB": 3} and summary.citations == {"XAA": 3, "XBB": 2}
+    assert summary.answers == {"XAA": 3, "XBB": 3} and summary.citations == summary.new_citations == {"XAA": 3, "XBB": 2}
     crs = {cr.country_iso3: cr for cr in tiny_session.exec(select(CountryRound)).all()}
     assert set(crs) == {"XAA", "XBB"} and crs["XAA"].id == planned.id
     assert all(cr.finalized_at is not None for cr in crs.values())
@@ -327,7 +328,7 @@ def test_reads_are_a_fixed_number_of_queries(tiny_app, tiny_session, tiny_codebo
     lines = [f"XAA,AAA-01,provided,,,statute,Aliens Act,,,,Art. {n},,," for n in range(1, 1201)]
     with count_queries(engine) as log:
         run_import(tiny_session, tiny_codebook, write_csv(tmp_path, lines), dry_run=True)
-    assert log.count == 5  # round, coder, countries, assignments, legal sources: whatever the length
+    assert log.count == 6  # round, coder, countries, assignments, legal sources, recorded citations: whatever the length
     good = (DATA / "submission_good.csv").read_text(encoding="utf-8").splitlines()[1:]
     selects = []
     for name, rows in (("one.csv", good), ("two.csv", good + [line.replace("XAA", "XBB") for line in good])):
@@ -370,9 +371,23 @@ def test_cli_imports_a_submission_and_prints_counts(cli_env, tiny_session, world
         main, ["import", str(DATA / "submission_good.csv"), "--round", "2026", "--as-submission", "--coder", "ana@example.org"]
     )
     assert result.exit_code == 0, result.output
-    assert "imported 3 submission answers with 3 citations for 1 country" in result.stdout
+    assert "imported 3 submission answers with 3 citations (3 new, 0 already recorded) for 1 country" in result.stdout
     assert "validated 4/4 rows" in result.stderr
     assert counts(tiny_session)["Answer"] == 3
+
+
+def test_a_re_import_reports_its_citations_as_already_recorded_not_as_none(cli_env, tiny_session, world):
+    args = ["import", str(DATA / "submission_good.csv"), "--round", "2026", "--as-submission", "--coder", "ana@example.org"]
+    assert cli_env.invoke(main, args).exit_code == 0
+    dry_run = cli_env.invoke(main, args + ["--dry-run"])
+    again = cli_env.invoke(main, args)
+    assert (dry_run.exit_code, again.exit_code) == (0, 0), again.output
+    for result in (dry_run, again):  # the dry run foresees what the import does
+        assert "imported 3 submission answers with 3 citations (0 new, 3 already recorded) for 1 country" in result.stdout.replace(
+            "would import", "imported"
+        )
+        assert "  XAA: 3 answers, 3 citations (0 new)" in result.stdout
+    assert counts(tiny_session)["Citation"] == 3
 
 
 def test_cli_lists_faulty_rows_and_exits_1(cli_env, tiny_session, world):
