@@ -39,8 +39,11 @@ from rightsdb.codebook.rules import url_problem
 from rightsdb.coding.answers import AnswerInput
 from rightsdb.coding.citations import CitationInput, SourceInput
 from rightsdb.models import Answer, LegalSource, parse_row_id
+from rightsdb.text import clean_typed
 
 NEW_SOURCE = "new"
+#: Typed text is validated as the database will store it (rightsdb.text).
+TYPED = [clean_typed]
 
 _CLASSES: dict[tuple[str, str, str], type] = {}
 
@@ -77,17 +80,17 @@ def _build_indicator_form(codebook: Codebook) -> type[Form]:
             choices=[SelectChoice(g.code, g.label) for g in codebook.migrant_groups],
             validate_choice=False,
         )
-        notes = TextAreaField("Notes (what was searched; why not applicable)")
+        notes = TextAreaField("Notes (what was searched; why not applicable)", filters=TYPED)
         confirm = BooleanField("I have checked this carried-forward answer against the law in force")
         remove = SelectMultipleField("Remove citation", coerce=int, validate_choice=False)
         source = SelectField("Legal source", choices=[], validate_choice=False)
-        pinpoint = StringField("Pinpoint (article, section, paragraph)", validators=[Length(max=300)])
-        cite_url = URLField("Deep link to the provision (optional)", validators=[http_url, Length(max=2000)])
-        excerpt = TextAreaField("Excerpt (original language)")
-        translation = TextAreaField("English translation (optional)")
+        pinpoint = StringField("Pinpoint (article, section, paragraph)", validators=[Length(max=300)], filters=TYPED)
+        cite_url = URLField("Deep link to the provision (optional)", validators=[http_url, Length(max=2000)], filters=TYPED)
+        excerpt = TextAreaField("Excerpt (original language)", filters=TYPED)
+        translation = TextAreaField("English translation (optional)", filters=TYPED)
         new_source_type = SelectField("New source: type of instrument", choices=instruments, validate_choice=False)
-        new_source_title = StringField("New source: title", validators=[Length(max=500)])
-        new_source_url = URLField("New source: web address", validators=[http_url, Length(max=2000)])
+        new_source_title = StringField("New source: title", validators=[Length(max=500)], filters=TYPED)
+        new_source_url = URLField("New source: web address", validators=[http_url, Length(max=2000)], filters=TYPED)
 
     return IndicatorForm
 
@@ -292,10 +295,12 @@ def source_form_class(codebook: Codebook) -> type[FlaskForm]:
             instrument_type = SelectField(
                 "Type of instrument", choices=[SelectChoice(t.code, t.label) for t in book.instrument_types], validators=[InputRequired()]
             )
-            title = StringField("Title", validators=[InputRequired(message="Enter the title of the instrument."), Length(max=500)])
-            url = URLField("Web address (official text)", validators=[http_url, Length(max=2000)])
+            title = StringField(
+                "Title", validators=[InputRequired(message="Enter the title of the instrument."), Length(max=500)], filters=TYPED
+            )
+            url = URLField("Web address (official text)", validators=[http_url, Length(max=2000)], filters=TYPED)
             date_in_force = DateField("Date in force", validators=[Optional()])
-            language = StringField("Language of the original text (e.g. de, ru, tr, ar)", validators=[Length(max=20)])
+            language = StringField("Language of the original text (e.g. de, ru, tr, ar)", validators=[Length(max=20)], filters=TYPED)
 
         return SourceForm
 

@@ -7,9 +7,13 @@ paragraph separators. The remaining C0 control characters and DEL carry no text 
 among them, which PostgreSQL cannot store. Every other character, in any script, is stored as typed.
 
 `clean_pending_text` applies the rule to every text column of the rows a session is about to write,
-so that no writer can forget it. Text written before the rule (or by raw SQL) may still hold such
-characters: every file writer copes with any text the database holds (the workbook, which XML limits,
-shows U+FFFD for what it cannot carry).
+so that no writer can forget it. What a user types is checked in its normal form too: the web forms run
+`clean_typed` as a filter before their validators, so that text of control characters alone is refused
+as blank (never stored empty), lengths and uniqueness are checked on the text as it will be stored, and
+stripping a one-line field sees the text the rule leaves.
+
+Text written before the rule (or by raw SQL) may still hold such characters: every file writer copes
+with any text the database holds (the workbook, which XML limits, shows U+FFFD for what it cannot carry).
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ def clean_text(value: str) -> str:
     if _SPECIAL.search(value) is None:
         return value
     return _CONTROLS.sub("", _LINE_BREAKS.sub("\n", value))
+
+
+def clean_typed(value):
+    """Return a typed value (a form field's data, a cell of an imported file) as `clean_text` stores it; a non-text value as it is."""
+    return clean_text(value) if isinstance(value, str) else value
 
 
 @functools.cache

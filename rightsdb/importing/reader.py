@@ -22,6 +22,7 @@ from pathlib import Path
 from rightsdb.errors import InvalidInput
 from rightsdb.importing.limits import MAX_COLUMNS, ImportLimits, past_last_column, too_large, too_many_rows
 from rightsdb.importing.workbook import workbook_records
+from rightsdb.text import clean_text
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _table(records: Iterable[tuple[int, list[str]]], path: Path, limits: ImportL
     rows: list[tuple[int, dict[str, str]]] = []
     overlong: list[int] = []
     for number, raw in records:
+        raw = [clean_text(c) for c in raw]  # checked as the database will store it (rightsdb.text)
         if _blank(raw):
             continue
         if len(raw) > MAX_COLUMNS and not _blank(raw[MAX_COLUMNS:]):

@@ -49,6 +49,8 @@ def _advance(char: str) -> float:
     """Return how far one character of the chart font advances the pen, in points at size 1 (kerning ignored)."""
     with _font_lock:  # the font object is matplotlib's own, not thread-safe: measure one character at a time
         font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=RC["font.family"])))
+        if not font.get_char_index(ord(char)):
+            return 1.0  # the font has no glyph for it (drawn as a box): one em, generous
         font.set_size(100, 72)
         return font.load_char(ord(char), flags=LoadFlags.NO_HINTING).linearHoriAdvance / 65536 / 100
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -131,9 +132,18 @@ def suggested_citation(release) -> str:
     return f"rightsdb Migrant Rights Database coding team ({release.release_date.year}). {release.title}, version {release.version} [dataset].{kind}"
 
 
+#: What a YAML double-quoted string cannot hold as it is (outside YAML's printable set, or a YAML line break).
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+
+
+def _yaml_string(text: str, ensure_ascii: bool = True) -> str:
+    """Quote text as a YAML double-quoted string: JSON's quoting, and a \\u escape for what YAML cannot hold."""
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=ensure_ascii))
+
+
 def citation_cff(release, codebook: Codebook) -> str:
     """Write CITATION.cff (Citation File Format 1.2.0) for a release."""
-    q = json.dumps
+    q = _yaml_string
     abstract = f"Migrant rights in national law, coded with the {codebook.codebook.title} (codebook {release.codebook_version}).{_synthetic_note(release)}"
     return "\n".join(
         [

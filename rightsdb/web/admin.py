@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 from rightsdb.accounts import users as accounts
 from rightsdb.errors import DomainError, InvalidInput
 from rightsdb.models import ROLES
+from rightsdb.text import clean_typed
 from rightsdb.web.access import gate
 from rightsdb.web.errors import fail
 from rightsdb.web.session import get_session
@@ -22,7 +23,7 @@ ROLE_CHOICES = [SelectChoice(r, r.title()) for r in ROLES]
 
 
 class UserForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)], filters=[clean_typed])
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="coder")
     password = PasswordField("Initial password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH, max=200)])

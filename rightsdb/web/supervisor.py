@@ -18,6 +18,7 @@ from rightsdb.public import charts
 from rightsdb.review import assignments, progress, reliability_report
 from rightsdb.review import flags as codebook_flags
 from rightsdb.review.reliability import Thresholds
+from rightsdb.text import clean_typed
 from rightsdb.web.access import gate
 from rightsdb.web.errors import fail
 from rightsdb.web.loaders import get_codebook
@@ -28,9 +29,9 @@ gate(bp, "supervisor", "admin")
 
 
 class RoundForm(FlaskForm):
-    name = StringField("Round name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Round name", validators=[DataRequired(), Length(max=100)], filters=[clean_typed])
     reference_date = DateField("Law in force on", validators=[DataRequired()])
-    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)], filters=[clean_typed])
 
 
 class AssignForm(FlaskForm):

@@ -17,8 +17,10 @@ import pyarrow.compute as pc
 from rightsdb.publishing.formats import cells
 from rightsdb.publishing.formats.cells import arrow_column, concatenated, float_texts
 
-#: The control characters XML 1.0 cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE), as an RE2 class.
-XML_ILLEGAL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+#: The characters XML 1.0 cannot hold, as an RE2 class: the C0 controls but tab, newline and carriage return
+#: (openpyxl's ILLEGAL_CHARACTERS_RE), and the noncharacters U+FFFE and U+FFFF (which openpyxl writes, and then
+#: cannot read: no XML parser accepts them).
+XML_ILLEGAL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]"
 
 
 def column_letter(n: int) -> str:
@@ -55,9 +57,11 @@ _ESCAPES = ((b"&", "&", "&amp;"), (b"<", "<", "&lt;"), (b">", ">", "&gt;"))
 #: Bytes that are RE2's \s (what `^\s|\s$` matched): text with one at either end keeps xml:space="preserve".
 _SPACE_BYTES = np.zeros(256, dtype=bool)
 _SPACE_BYTES[[0x09, 0x0A, 0x0C, 0x0D, 0x20]] = True
-#: The bytes of XML_ILLEGAL (control characters are single bytes in UTF-8).
+#: The bytes of XML_ILLEGAL's control characters (single bytes in UTF-8).
 _ILLEGAL_BYTES = np.zeros(256, dtype=bool)
 _ILLEGAL_BYTES[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]] = True
+#: U+FFFE and U+FFFF in UTF-8 are EF BF BE and EF BF BF.
+_NONCHARACTER_LEAD, _NONCHARACTER_SECOND = 0xEF, 0xBF
 
 
 def _bounds_and_data(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -74,14 +78,22 @@ def illegal_xml_text(array: pa.Array) -> str | None:
     if not pa.types.is_string(array.type) or len(array) == 0:
         return None
     bounds, data = _bounds_and_data(array)
-    controls = data[int(bounds[0]) : int(bounds[-1])]
-    controls = controls[controls < 0x20]  # a byte scan: a regex over every value cost seconds at world scale
-    if not _ILLEGAL_BYTES[controls].any():
+    text = data[int(bounds[0]) : int(bounds[-1])]
+    controls = text[text < 0x20]  # a byte scan: a regex over every value cost seconds at world scale
+    if not _ILLEGAL_BYTES[controls].any() and not _holds_noncharacter(text):
         return None
     bad = pc.fill_null(pc.match_substring_regex(array, XML_ILLEGAL), False)
     if not pc.any(bad).as_py():
         return None
     return pc.filter(array, bad)[0].as_py()
+
+
+def _holds_noncharacter(text: np.ndarray) -> bool:
+    """Tell whether UTF-8 bytes hold U+FFFE or U+FFFF (EF BF BE, EF BF BF), by a byte scan."""
+    leads = np.flatnonzero(text[:-2] == _NONCHARACTER_LEAD)
+    if not len(leads):
+        return False
+    return bool(((text[leads + 1] == _NONCHARACTER_SECOND) & (text[leads + 2] >= 0xBE)).any())
 
 
 def _escaped(array: pa.Array) -> pa.Array:
@@ -265,8 +277,8 @@ def _rows(numbers: pa.Array, prefixes: list[str], suffixes: list[pa.Array]) -> p
 def arrow_columns(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array]]:
     """Return a table's column names and its columns as Arrow arrays (immutable: safe to hand to a thread).
 
-    A character XML cannot carry (a C0 control but tab, newline and carriage return) becomes U+FFFD, so
-    that any text the database holds can be written; the CSV files keep it as it is.
+    A character XML cannot carry (XML_ILLEGAL: a C0 control but tab, newline and carriage return, U+FFFE,
+    U+FFFF) becomes U+FFFD, so that any text the database holds can be written; the CSV files keep it as it is.
     """
     return [str(c) for c in frame.columns], [_xml_safe(arrow_column(frame.iloc[:, n])) for n in range(len(frame.columns))]
 
