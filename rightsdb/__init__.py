@@ -10,15 +10,21 @@ from flask_wtf.csrf import CSRFProtect
 
 from rightsdb import db, process
 from rightsdb.codebook import load_codebook
-from rightsdb.config import Settings
+from rightsdb.config import Settings, server_default_env
 
 csrf = CSRFProtect()
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Create the application: settings, codebook, database, login, CSRF and the role blueprints."""
+def create_app(test_config: dict[str, Any] | None = None, *, server: bool = True, default_env: str | None = None) -> Flask:
+    """Create the application: settings, codebook, database, login, CSRF and the role blueprints.
+
+    `server` is False for the `rightsdb` commands other than `serve`: only a process that serves
+    requests warms the release cache and clears dead builds' folders as it starts. `default_env` is
+    the ENV when RIGHTSDB_ENV is not set: production for a WSGI server (gunicorn's
+    `rightsdb:create_app()`), development for the `rightsdb` command and `flask run`.
+    """
     app = Flask(__name__, instance_relative_config=False)
-    settings = Settings.from_env()
+    settings = Settings.from_env(ENV=default_env or server_default_env())
     for key, value in (test_config or {}).items():
         setattr(settings, key, value)
     settings.check()
@@ -40,7 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     if settings.TRUSTED_PROXIES:
         # Behind TLS-terminating proxies: take the client's address, scheme and host from their
-        # X-Forwarded-* headers (absolute API links, secure cookies, the per-address login limit).
+        # X-Forwarded-* headers (secure cookies, the per-address login limit).
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = settings.TRUSTED_PROXIES
@@ -56,7 +62,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from rightsdb.public.catalog import catalog_cache, warm
 
     app.extensions["rightsdb.release_cache"] = catalog_cache()
-    if settings.WARM_CACHE:
+    if server:
+        from rightsdb.publishing.staging import remove_stale_builds
+
+        remove_stale_builds(settings.EXPORTS_DIR)
+    if settings.WARM_CACHE and server:
         app.extensions["rightsdb.warm_thread"] = warm(
             engine=app.extensions["rightsdb.engine"],
             codebook=app.extensions["rightsdb.codebook"],

@@ -81,15 +81,29 @@ def inspect_backup(*, url: str, path: str | Path) -> dict[str, Any]:
     return inspect_postgres(path, url)
 
 
-def restore_database(*, url: str, path: str | Path) -> dict[str, Any]:
+def require_manifest(path: str | Path, *, force: bool = False) -> None:
+    """Refuse a backup without a readable manifest (and so without a fingerprint to verify against), unless `force`."""
+    manifest = read_manifest(path)
+    if force or (isinstance(manifest, dict) and manifest.get("fingerprint")):
+        return
+    problem = "has no manifest" if not manifest_path(path).exists() else "has no readable manifest with a fingerprint"
+    raise BackupError(
+        f"{path} {problem} ({manifest_path(path)}), so the restore could not be verified; nothing was changed. "
+        "Put the manifest written with the backup beside it, or restore it unverified with --force."
+    )
+
+
+def restore_database(*, url: str, path: str | Path, force: bool = False) -> dict[str, Any]:
     """Replace the whole database at `url` with the backup at `path`; return what is now there.
 
-    The result has "verified": True when the restored content matches the fingerprint in the backup's
-    manifest, False when it does not, None when there is no manifest to compare with; "extra_tables"
-    lists tables the database has but the backup does not (PostgreSQL leaves them untouched).
+    A backup without its manifest is refused unless `force`. The result has "verified": True when the
+    restored content matches the fingerprint in the backup's manifest, False when it does not, None
+    when there was no manifest to compare with (`force`); "extra_tables" lists tables the database has
+    but the backup does not (PostgreSQL leaves them untouched).
     """
     path = Path(path)
     inspect_backup(url=url, path=path)
+    require_manifest(path, force=force)
     if database_kind(url) == "sqlite":
         restore_sqlite(url, path)
     else:

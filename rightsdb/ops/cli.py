@@ -15,10 +15,10 @@ from rightsdb.config import ConfigError, Settings
 from rightsdb.errors import DomainError
 
 
-def _app():
-    """Create the app, turning a bad codebook or configuration into a clear error instead of a traceback."""
+def _app(*, server: bool = False):
+    """Create the app (development unless RIGHTSDB_ENV says otherwise), turning a bad codebook or configuration into a clear error."""
     try:
-        return create_app()
+        return create_app(server=server, default_env="development")
     except CodebookError as exc:
         click.echo("The codebook is not valid; the application cannot start:", err=True)
         for problem in exc.problems:
@@ -51,7 +51,22 @@ def _command_session(app) -> Iterator[Session]:
             raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a database that is out of reach or has no rightsdb tables ends any command with one line."""
+
+    def invoke(self, ctx: click.Context):
+        from rightsdb.availability import DATABASE_ERRORS, url_problem
+
+        try:
+            return super().invoke(ctx)
+        except DATABASE_ERRORS as exc:
+            problem = url_problem(Settings.from_env().DATABASE_URL)
+            if problem is None:
+                raise  # not the database's state: a real failure, with its traceback
+            raise click.ClickException(problem) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """rightsdb: the migrant rights legal coding database."""
 
@@ -100,7 +115,7 @@ def demo(force: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the application with Flask's development server (use gunicorn in production)."""
-    app = _app()
+    app = _app(server=True)
     click.echo(f"Serving rightsdb on http://{host}:{port} (Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
@@ -192,20 +207,22 @@ def backup(path: str, force: bool) -> None:
 @main.command("restore")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore(path: str, yes: bool) -> None:
+@click.option("--force", is_flag=True, help="Restore a backup that has no manifest beside it, unverified.")
+def restore(path: str, yes: bool, force: bool) -> None:
     """Replace the whole database with the backup at PATH."""
     from sqlalchemy.engine import make_url
 
-    from rightsdb.ops.backup import inspect_backup, restore_database
+    from rightsdb.ops.backup import inspect_backup, require_manifest, restore_database
 
     url = Settings.from_env().DATABASE_URL
     shown_url = make_url(url).render_as_string(hide_password=True)
     with _backup_errors():
         click.echo(f"Backup {path} holds:")
         _echo_database_state(inspect_backup(url=url, path=path))
+        require_manifest(path, force=force)
         if not yes:
             click.confirm(f"Replace ALL data in {shown_url} with this backup?", abort=True)
-        report = restore_database(url=url, path=path)
+        report = restore_database(url=url, path=path, force=force)
     click.echo(f"Restored {shown_url} from {path}:")
     _echo_database_state(report)
     if report["verified"] is False:
@@ -214,7 +231,7 @@ def restore(path: str, yes: bool) -> None:
     click.echo(
         "Verified: the content matches the backup's manifest."
         if report["verified"]
-        else "No manifest found next to the backup: content not verified."
+        else "No manifest next to the backup (--force): the content is not verified."
     )
 
 
@@ -232,6 +249,7 @@ def import_file(file, round_name, as_submission, as_final, coder, reason, superv
     """Import a coded dataset (CSV or .xlsx), all or nothing; the columns are in the README."""
     from rightsdb.errors import InvalidInput
     from rightsdb.importing.importer import import_codings
+    from rightsdb.importing.limits import ImportLimits
 
     if as_submission == as_final:
         raise click.UsageError("Choose one of --as-submission or --as-final.")
@@ -258,6 +276,7 @@ def import_file(file, round_name, as_submission, as_final, coder, reason, superv
                     sheet=sheet,
                     dry_run=dry_run,
                     progress=progress,
+                    limits=ImportLimits.from_config(app.config),
                 )
             except InvalidInput as exc:
                 session.rollback()
@@ -340,10 +359,13 @@ def release_verify(version: str) -> None:
 
 @release_group.command("list")
 def release_list() -> None:
-    """List the published releases, newest first."""
+    """List the published releases, newest first (and remove the temporary folders of builds that were killed)."""
     from rightsdb.publishing.publish import list_releases
+    from rightsdb.publishing.staging import remove_stale_builds
 
     app = _app()
+    for name in remove_stale_builds(app.config["EXPORTS_DIR"]):
+        click.echo(f"Removed {name}, left by a release build that did not finish.", err=True)
     with app.app_context(), _session(app) as session:
         items = list_releases(session=session)
     if not items:

@@ -319,13 +319,19 @@ def warm(*, engine, codebook: Codebook, cache: dict) -> threading.Thread:
     """Build the default release's catalog on a background thread, so that no visitor waits for it.
 
     At world scale the build takes seconds (it reads ~100 MB of citations); with RIGHTSDB_WARM_CACHE
-    each server process starts it as soon as it starts. A failure (no database yet, no release) only
-    leaves the cache cold: the first request then builds the catalog as usual.
+    each server process starts it as soon as it starts. A database without rightsdb's tables (init-db
+    not run yet) or out of reach is logged in one line; a failure or no release only leaves the cache
+    cold: the first request then builds the catalog as usual.
     """
+    from rightsdb.availability import database_problem
     from rightsdb.publishing.publish import default_release, list_releases
 
     def build() -> None:
         try:
+            problem = database_problem(engine)
+            if problem is not None:
+                logger.warning("Not warming the release cache: %s", problem)
+                return
             with Session(engine, expire_on_commit=False) as session:
                 release = default_release(list_releases(session=session))
                 if release is not None:

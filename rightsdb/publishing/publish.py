@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -33,6 +32,7 @@ from rightsdb.publishing.changelog import describe_changes
 from rightsdb.publishing.collect import ReleaseInputs, collect_final, snapshot_inputs
 from rightsdb.publishing.files import read_sums, write_release_files
 from rightsdb.publishing.snapshot import hold_sources, load_snapshot, snapshot_answers
+from rightsdb.publishing.staging import building_folder, make_readable, remove_stale_builds
 
 VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
 SYNTHETIC_TEXT = "synthetic demonstration data"
@@ -88,15 +88,11 @@ def move_into_place(temporary: Path, folder: Path) -> None:
 
 
 def _write_atomically(folder: Path, inputs: ReleaseInputs, codebook: Codebook, progress: Callable[[str], None]) -> None:
-    """Build the files in a temporary sibling folder and rename it into place at the end."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
-    try:
+    """Build the files in a temporary sibling folder held by this build, make them readable, and rename it into place."""
+    with building_folder(folder) as temporary:
         write_release_files(temporary, inputs=inputs, codebook=codebook, progress=progress)
+        make_readable(temporary)
         move_into_place(temporary, folder)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
 
 
 @with_collector_paused
@@ -158,9 +154,9 @@ def publish_release(
     except sa.exc.IntegrityError:
         raise Conflict(exists) from None
     folder = Path(exports_dir) / version
-    # This transaction now owns the version, so a folder or temporary folder under its name can only
-    # be left by a build that was killed before its transaction committed: never published, never
-    # served. Remove it so that the same version can be built again.
+    # This transaction now owns the version, so a folder under its name can only be left by a build
+    # that was killed before its transaction committed: never published, never served. Remove it so
+    # that the same version can be built again, with the temporary folders of every dead build.
     discard_release_files(exports_dir=exports_dir, version=version)
     count = len(rows)
     inputs = snapshot_inputs(session=session, release=release, rows=rows)
@@ -197,10 +193,12 @@ def publish_release(
 
 
 def discard_release_files(*, exports_dir: str | Path, version: str) -> None:
-    """Remove the folder (and any temporary folders) of a release whose transaction did not commit."""
+    """Remove the folder of a release whose transaction did not commit, and the temporary folders of dead builds.
+
+    Temporary folders go by their build's lock, not by name: `.1.0.0-rc.*` also matches a live build of 1.0.0-rc.1.
+    """
     shutil.rmtree(Path(exports_dir) / version, ignore_errors=True)
-    for leftover in Path(exports_dir).glob(f".{version}.*.partial"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    remove_stale_builds(exports_dir)
 
 
 def release_files(*, exports_dir: str | Path, release: Release) -> list[tuple[str, int, str]]:

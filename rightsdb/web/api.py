@@ -6,9 +6,11 @@ parameter or a value that does not exist in the release is refused with 400 and 
 
 `answers` (the one list that grows with countries x rounds x indicators: 52,000 answers and 170 MB at
 world scale) is paged: `?page=` (from 1) and `?per_page=` (default 1000, at most 10000). The response
-carries a `pagination` object (page, per_page, total, pages, and the absolute URLs of the next and
-previous pages, or null) and a `Link` header (rel first, prev, next, last). The links name the
-release even when the request did not, so a client walking the pages never mixes two releases. The
+carries a `pagination` object (page, per_page, total, pages, and the URLs of the next and previous
+pages, or null) and a `Link` header (rel first, prev, next, last). The links name the release even
+when the request did not, so a client walking the pages never mixes two releases. They start with
+RIGHTSDB_PUBLIC_URL when it is set and are relative to the site's root otherwise: never built from
+the request's Host header, which any client can forge (and which would then be cached). The
 other lists grow with countries x rounds only (under 1 MB at world scale) and are not paged: `page`
 there is refused like any unknown parameter.
 
@@ -149,10 +151,15 @@ def _paging() -> tuple[int, int]:
 
 
 def _page_links(endpoint: str, query: dict[str, str], page: int, per_page: int, pages: int) -> dict[str, str | None]:
-    """Return the absolute URLs of the first, previous, next and last pages (None where there is none)."""
+    """Return the URLs of the first, previous, next and last pages (None where there is none)."""
+    public_url = current_app.config["PUBLIC_URL"].rstrip("/")
 
     def link(number: int) -> str:
-        return url_for(endpoint, _external=True, **query, page=number, per_page=per_page)
+        path = url_for(endpoint, **query, page=number, per_page=per_page)
+        if not public_url:
+            return path
+        # The configured address already holds any path prefix the site is served under.
+        return public_url + path.removeprefix(request.script_root)
 
     return {
         "first": link(1),
@@ -193,8 +200,8 @@ def _paged_json(catalog: Catalog, endpoint: str, key: str, rows: list, query: di
         )
         return current_app.json.response(body).get_data(), header
 
-    # The links are absolute, so they depend on the address the request came to as well.
-    cache_key = ("api-page", endpoint, request.url_root, tuple(query.items()), page, per_page)
+    # The links hold the path prefix the site is served under (the WSGI server's, or a trusted proxy's).
+    cache_key = ("api-page", endpoint, request.script_root, tuple(query.items()), page, per_page)
     body, header = catalog.memo.get(cache_key, build, lambda value: len(value[0]) + len(value[1]) + 64)
     response = current_app.response_class(body, mimetype=current_app.json.mimetype)
     response.headers["Link"] = header

@@ -2,15 +2,17 @@
 
 Views catch the domain errors they can explain next to a form; whatever escapes them lands here, so a
 missing object is a 404 page and a refused action a 4xx with its message on every blueprint, and an
-unexpected failure is a plain 500 page (JSON under /api/), never a traceback.
+unexpected failure is a plain 500 page (JSON under /api/), never a traceback. A database that is out
+of reach or has no rightsdb tables is a 503 saying so, whatever the page.
 """
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, render_template, request
+from flask import Flask, current_app, flash, jsonify, render_template, request
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 
+from rightsdb.availability import DATABASE_ERRORS, database_problem
 from rightsdb.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 #: The status of each domain error that reaches the application uncaught.
@@ -58,6 +60,17 @@ def _server_error(_error):
     return _answer(500, MESSAGES[500])
 
 
+def _database_error(error: Exception):
+    problem = database_problem(current_app.extensions["rightsdb.engine"])
+    if problem is None:
+        raise error  # not the database's state: the 500 page, logged with its traceback
+    current_app.logger.error("%s %s: %s", request.method, request.path, problem)
+    if request.path.startswith("/api/"):
+        return jsonify({"error": problem, "status": 503}), 503
+    # Not error.html: its layout asks the database who is signed in.
+    return render_template("unavailable.html", message=problem), 503
+
+
 def fail(exc: DomainError, form: FlaskForm | None = None) -> None:
     """Show a domain error a view caught as a flashed message, and next to the fields of `form` it names."""
     flash(str(exc), "error")
@@ -72,4 +85,6 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404, 405, 409, 413, 429):
         app.register_error_handler(code, _http_error)
     app.register_error_handler(DomainError, _domain_error)
+    for kind in DATABASE_ERRORS:
+        app.register_error_handler(kind, _database_error)
     app.register_error_handler(500, _server_error)

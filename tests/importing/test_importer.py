@@ -328,7 +328,9 @@ def test_reads_are_a_fixed_number_of_queries(tiny_app, tiny_session, tiny_codebo
     lines = [f"XAA,AAA-01,provided,,,statute,Aliens Act,,,,Art. {n},,," for n in range(1, 1201)]
     with count_queries(engine) as log:
         run_import(tiny_session, tiny_codebook, write_csv(tmp_path, lines), dry_run=True)
-    assert log.count == 7  # round, coder, countries, the country-rounds' lock, assignments, legal sources, recorded citations: whatever the length
+    assert (
+        log.count == 7
+    )  # round, coder, countries, the country-rounds' lock, assignments, legal sources, recorded citations: whatever the length
     good = (DATA / "submission_good.csv").read_text(encoding="utf-8").splitlines()[1:]
     selects = []
     for name, rows in (("one.csv", good), ("two.csv", good + [line.replace("XAA", "XBB") for line in good])):

@@ -439,7 +439,7 @@ def test_api_bodies_are_identical_cold_and_cached_and_normalised(two_releases, t
     assert same == cold["/api/v1/answers?country=XAA,XBB&indicator=BBB-01"].data
     paged = two_releases.get("/api/v1/answers?page=2&country=XBB&per_page=2&country=XAA")
     assert paged.data == cold["/api/v1/answers?country=XAA,XBB&per_page=2&page=2"].data and 'rel="next"' in paged.headers["Link"]
-    assert paged.get_json()["pagination"]["next"] == "http://localhost/api/v1/answers?release=2.0.0&country=XAA,XBB&page=3&per_page=2"
+    assert paged.get_json()["pagination"]["next"] == "/api/v1/answers?release=2.0.0&country=XAA,XBB&page=3&per_page=2"
     assert two_releases.get("/api/v1/matrix?release=1.0.0").get_json()["release"]["version"] == "1.0.0"
     assert [r["iso3"] for r in two_releases.get("/api/v1/matrix?release=1.0.0").get_json()["matrix"]["rows"]] == ["XAA", "XAA"]
     assert [r["iso3"] for r in two_releases.get("/api/v1/matrix").get_json()["matrix"]["rows"]] == ["XAA", "XAA", "XBB"]
