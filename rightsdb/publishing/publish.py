@@ -33,6 +33,10 @@ from rightsdb.publishing.collect import ReleaseInputs, collect_final, snapshot_i
 from rightsdb.publishing.files import read_sums, write_release_files
 from rightsdb.publishing.snapshot import hold_sources, load_snapshot, snapshot_answers
 from rightsdb.publishing.staging import building_folder, make_readable, remove_stale_builds
+from rightsdb.text import clean_text
+
+#: The longest release title (the column's length).
+TITLE_MAX = 300
 
 VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
 SYNTHETIC_TEXT = "synthetic demonstration data"
@@ -119,6 +123,9 @@ def publish_release(
     version = version.strip()
     if not VERSION_PATTERN.match(version):
         raise InvalidInput(f"{version!r} is not a semantic version such as 1.0.0.")
+    title, notes = clean_text(title).strip(), clean_text(notes).strip()
+    if len(title) > TITLE_MAX:
+        raise InvalidInput(f"The release title has {len(title)} characters; at most {TITLE_MAX} fit.", [("title", "too long")])
     scheme = codebook.scheme(scheme_id) if (scheme_id is None or scheme_id in codebook.schemes_by_id) else None
     if scheme is None:
         raise InvalidInput(f"Unknown scoring scheme {scheme_id!r}.")
@@ -137,8 +144,8 @@ def publish_release(
     previous_rows = snapshot_answers(session=session, release=previous) if previous else None
     release = Release(
         version=version,
-        title=title.strip() or f"Release {version}",
-        notes=notes.strip(),
+        title=title or f"Release {version}",
+        notes=notes,
         release_date=release_date,
         published_by_id=user_id,
         codebook_version=codebook.version,

@@ -20,6 +20,7 @@ from rightsdb.codebook import Codebook
 from rightsdb.db import lock_country_round
 from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import SLOTS, Assignment, Country, CountryRound, Decision, DecisionCitation, Round, User
+from rightsdb.text import clean_text
 
 
 def get_round(*, session: Session, round_id: int) -> Round:
@@ -145,7 +146,7 @@ def reassign(*, session: Session, assignment_id: int, coder_id: int, actor_id: i
 def send_back(*, session: Session, assignment_id: int, message: str, actor_id: int) -> Assignment:
     """Reopen a submitted assignment for its coder with a message (see the module docstring for the rule)."""
     assignment = get_assignment(session=session, assignment_id=assignment_id)
-    message = message.strip()
+    message = clean_text(message).strip()  # control characters alone are no message
     if not message:
         raise InvalidInput("Write a message telling the coder what to look at.", [("message", "required")])
     lock_country_round(session, assignment.country_round_id)  # the coders' writers take it too

@@ -8,6 +8,7 @@ from rightsdb.accounts.audit import record_added, record_changed
 from rightsdb.codebook import Codebook
 from rightsdb.errors import InvalidInput, NotFound
 from rightsdb.models import AuditEvent, CodebookFlag, User
+from rightsdb.text import clean_text
 
 
 def flag_indicator(
@@ -16,7 +17,7 @@ def flag_indicator(
     """Record that an indicator's wording or guidance is unclear, for the next codebook revision."""
     if indicator_id not in codebook.indicators_by_id:
         raise NotFound("No such indicator in the codebook.")
-    note = note.strip()
+    note = clean_text(note).strip()  # control characters alone are no note
     if not note:
         raise InvalidInput("Say what is unclear about this indicator.", [("note", "required")])
     flag = CodebookFlag(

@@ -19,6 +19,7 @@ from rightsdb.accounts.audit import record_changed, record_row_event
 from rightsdb.codebook import Codebook, rules
 from rightsdb.errors import Conflict, InvalidInput, NotFound
 from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, User, utcnow
+from rightsdb.text import clean_text
 
 
 @dataclass
@@ -212,7 +213,7 @@ def _validated_choice(
     """Check a supervisor's choice; return (value, groups, citation ids) or raise InvalidInput with every problem."""
     groups = groups or []
     problems: list[tuple[str, str]] = []
-    if not reason.strip():
+    if not clean_text(reason).strip():  # control characters alone are no reason
         problems.append(("reason", "Write the reason for this decision."))
     if choice in ("A", "B"):
         answer = review.answers.get(choice)
@@ -289,7 +290,7 @@ def resolve(
         groups=groups,
         outcome="reconciled",
         chosen=posted["choice"],
-        reason=posted["reason"].strip(),
+        reason=clean_text(posted["reason"]).strip(),
         decided_by_id=actor_id,
     )
     session.add(decision)
@@ -341,7 +342,12 @@ def correct(
         "citations": sorted(review.decision_citation_ids),
         "version": decision.version,
     }
-    decision.value, decision.groups, decision.chosen, decision.reason = value, groups, posted["choice"], posted["reason"].strip()
+    decision.value, decision.groups, decision.chosen, decision.reason = (
+        value,
+        groups,
+        posted["choice"],
+        clean_text(posted["reason"]).strip(),
+    )
     decision.outcome, decision.decided_by_id, decision.decided_at = "reconciled", actor_id, utcnow()
     decision.corrected = decision.corrected or country_round.finalized_at is not None
     session.add(decision)
