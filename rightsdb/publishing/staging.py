@@ -1,6 +1,6 @@
 """Where a release is built: a hidden temporary sibling of its folder, held by its build, published readable.
 
-A build writes into `exports/.VERSION.XXXX.partial` and renames it to `exports/VERSION` at the end.
+A build writes into `exports/.VERSION.<random>.partial` (mkdtemp's name) and renames it to `exports/VERSION` at the end.
 The build holds an exclusive lock (flock) on its temporary folder for as long as it lives; the kernel
 drops the lock when the process ends, also when it is killed. So a temporary folder nobody holds
 belongs to a dead build and can go (`remove_stale_builds`), while a folder of a live build, of any

@@ -20,35 +20,12 @@ from rightsdb.errors import Forbidden
 from rightsdb.models import Answer, Assignment, AuditEvent, CountryRound, Decision
 from tests.conftest import login
 from tests.factories.coding import fill_assignment, post_data
+from tests.factories.concurrency import run_together
 from tests.factories.rounds import make_pair
 
 TRIALS = 6
 #: How long the first request of a trial waits inside its transaction for the other to interleave.
 WINDOW_SECONDS = 0.3
-
-
-def _run_together(*calls):
-    """Run the calls on threads released together; return their results (re-raising any exception)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-    errors: list = []
-
-    def run(n, call):
-        barrier.wait(timeout=30)
-        try:
-            results[n] = call()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a request never finished (deadlock?)"
-    if errors:
-        raise errors[0]
-    return results
 
 
 def _trial_pair(session, book, trial: int, *, submit_b: bool):
@@ -104,7 +81,7 @@ def test_a_save_racing_a_submit_never_lands_after_the_comparison(tiny_app, tiny_
         submit_tab = login(tiny_app.test_client(), coder_a)
         save_tab = login(tiny_app.test_client(), coder_a)
         change = post_data(book, versions, {indicator: {"value": "not_provided", "notes": "Repealed."}}, indicator_ids=[indicator])
-        submitted, saved = _run_together(
+        submitted, saved = run_together(
             lambda: submit_tab.post(f"/coder/assignments/{a.id}/submit"),  # noqa: B023 - called inside the loop
             lambda: save_tab.post(f"/coder/assignments/{a.id}/save", data=change),  # noqa: B023
         )
@@ -146,7 +123,7 @@ def test_simultaneous_submits_compare_exactly_once(tiny_app, tiny_session, book,
         both_checked.reset()
         coder_a, coder_b, country_round, a, b = _trial_pair(session, book, trial, submit_b=False)
         client_a, client_b = login(tiny_app.test_client(), coder_a), login(tiny_app.test_client(), coder_b)
-        responses = _run_together(
+        responses = run_together(
             lambda: client_a.post(f"/coder/assignments/{a.id}/submit"),  # noqa: B023 - called inside the loop
             lambda: client_b.post(f"/coder/assignments/{b.id}/submit"),  # noqa: B023
         )
@@ -216,7 +193,7 @@ def test_an_import_racing_a_submit_never_writes_into_the_compared_assignment(tin
                 except importer.ImportRefused:
                     return "refused"
 
-        submitted, imported = _run_together(lambda: client.post(f"/coder/assignments/{a.id}/submit"), run_import)  # noqa: B023
+        submitted, imported = run_together(lambda: client.post(f"/coder/assignments/{a.id}/submit"), run_import)  # noqa: B023
         assert submitted.status_code == 303 and imported in ("imported", "refused")
         session.expire_all()
         stored = session.exec(select(Answer).where(Answer.assignment_id == a.id, Answer.indicator_id == indicator)).one()

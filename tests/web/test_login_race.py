@@ -18,35 +18,12 @@ from sqlmodel import Session, select
 from rightsdb.accounts import users as accounts
 from rightsdb.models import LoginFailure
 from tests.conftest import make_app
+from tests.factories.concurrency import run_together
 from tests.factories.people import make_user
 
 TRIALS = 3
 BURST = 16
 LIMIT = 5
-
-
-def _run_together(calls):
-    """Run the calls on threads released together; return their results (re-raising any exception)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-    errors: list = []
-
-    def run(n, call):
-        barrier.wait(timeout=30)
-        try:
-            results[n] = call()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a request never finished (deadlock?)"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture
@@ -92,7 +69,7 @@ def test_a_burst_against_one_account_gets_only_the_limit_of_checks(limited_app, 
         for n in range(prior):
             assert _guess(limited_app, email, f"10.{trial}.{prior}.{200 + n}")().status_code == 200
         checks[0] = 0
-        responses = _run_together([_guess(limited_app, email, f"10.{trial}.{prior}.{n}") for n in range(BURST)])
+        responses = run_together(*[_guess(limited_app, email, f"10.{trial}.{prior}.{n}") for n in range(BURST)])
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200] * (LIMIT - prior) + [429] * (BURST - LIMIT + prior), (trial, statuses)
         assert checks[0] == LIMIT - prior, (trial, checks[0])
@@ -104,7 +81,7 @@ def test_a_burst_from_one_address_gets_only_the_limit_of_checks(limited_app, che
     for trial in range(TRIALS):
         address = f"192.0.2.{trial + 1}"
         checks[0] = 0
-        responses = _run_together([_guess(limited_app, f"guess{trial}-{n}@example.org", address) for n in range(BURST)])
+        responses = run_together(*[_guess(limited_app, f"guess{trial}-{n}@example.org", address) for n in range(BURST)])
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200] * LIMIT + [429] * (BURST - LIMIT), (trial, statuses)
         assert checks[0] == LIMIT, (trial, checks[0])
