@@ -175,13 +175,22 @@ class Answer(SQLModel, table=True):
     __mapper_args__ = {"version_id_col": answer_version}
 
     assignment: Assignment = Relationship(back_populates="answers")
-    citations: list["Citation"] = Relationship(
-        back_populates="answer", sa_relationship_kwargs={"order_by": "Citation.position, Citation.id"}
+    citations: list["Citation"] = Relationship(  # current versions only: a corrected citation's old row stays, hidden
+        back_populates="answer",
+        sa_relationship_kwargs={
+            "order_by": "Citation.position, Citation.id",
+            "primaryjoin": "and_(Answer.id == Citation.answer_id, Citation.replaced_by_id == None)",
+        },
     )
 
 
 class LegalSource(SQLModel, table=True):
-    """A legal instrument (constitution, act, judgment...) entered once per country and cited often."""
+    """A legal instrument (constitution, act, judgment...) entered once per country and cited often.
+
+    While `assignment_id` is set the source is private to that assignment (blind coding); it joins the
+    country's register (None) when both codings are submitted. A source behind a final value is never
+    changed in place: a correction writes version + 1 and points the old row's `replaced_by_id` at it.
+    """
 
     __tablename__ = "legal_sources"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -193,6 +202,9 @@ class LegalSource(SQLModel, table=True):
     language: str = Field(default="", max_length=20)  # BCP 47 / ISO 639 code of the original text
     created_at: datetime = Field(default_factory=utcnow)
     created_by_id: Optional[int] = Field(default=None, foreign_key="users.id")
+    assignment_id: Optional[int] = Field(default=None, foreign_key="assignments.id", index=True)  # private to it while set
+    version: int = Field(default=1)
+    replaced_by_id: Optional[int] = Field(default=None, foreign_key="legal_sources.id")  # the next version, or the merge target
 
 
 class Citation(SQLModel, table=True):
@@ -208,6 +220,7 @@ class Citation(SQLModel, table=True):
     translation: str = Field(default="")  # optional English translation
     position: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)
+    replaced_by_id: Optional[int] = Field(default=None, foreign_key="citations.id")  # set by a correction: the new version
 
     answer: Answer = Relationship(back_populates="citations")
     source: LegalSource = Relationship()
@@ -250,6 +263,28 @@ class DecisionCitation(SQLModel, table=True):
     __tablename__ = "decision_citations"
     decision_id: int = Field(foreign_key="decisions.id", primary_key=True)
     citation_id: int = Field(foreign_key="citations.id", primary_key=True)
+
+
+class EvidenceCorrection(SQLModel, table=True):
+    """A supervisor's correction of the evidence behind one final value: a source or citation replaced, with the reason.
+
+    One row per decision whose evidence changed (a source cited in ten final values gives ten rows), so
+    the next release's changes.csv can give each changed cell its reason.
+    """
+
+    __tablename__ = "evidence_corrections"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: Optional[int] = Field(default=None, foreign_key="users.id")
+    kind: str = Field(max_length=20)  # source | citation | merge
+    old_id: int  # legal_sources.id or citations.id, by kind
+    new_id: int
+    reason: str
+    country_round_id: int = Field(foreign_key="country_rounds.id", index=True)
+    indicator_id: str = Field(max_length=20)
+    decision_id: int = Field(foreign_key="decisions.id", index=True)
+
+    __table_args__ = (sa.CheckConstraint("kind IN ('source', 'citation', 'merge')", name="ck_evidence_corrections_kind"),)
 
 
 class CodebookFlag(SQLModel, table=True):
@@ -295,80 +330,6 @@ class AuditEvent(SQLModel, table=True):
     new: Optional[Any] = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
-class Release(SQLModel, table=True):
-    """A published, immutable release of all final country-rounds."""
-
-    __tablename__ = "releases"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    version: str = Field(max_length=40, sa_column_kwargs={"unique": True})
-    title: str = Field(default="", max_length=300)
-    notes: str = Field(default="")
-    release_date: date
-    published_at: datetime = Field(default_factory=utcnow)
-    published_by_id: Optional[int] = Field(default=None, foreign_key="users.id")
-    codebook_version: str = Field(max_length=20)
-    scheme: str = Field(max_length=40)
-    aggregation: str = Field(max_length=40)
-    synthetic: bool = Field(default=False)  # synthetic demonstration data, never mixed with real data
-    changelog: str = Field(default="")
-    sha256: str = Field(default="", max_length=64)  # of the release's SHA256SUMS file
-
-
-class ReleaseAnswer(SQLModel, table=True):
-    """One row of a release's canonical long table, frozen at publication."""
-
-    __tablename__ = "release_answers"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    release_id: int = Field(foreign_key="releases.id")
-    country_iso3: str = Field(max_length=3)
-    round_name: str = Field(max_length=100)
-    reference_date: date
-    indicator_id: str = Field(max_length=20)
-    category_id: str = Field(max_length=20)
-    answer: str = Field(max_length=20)
-    groups: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
-    binary: Optional[int] = None
-    score: Optional[float] = None
-    coder_a_answer: Optional[str] = Field(default=None, max_length=20)
-    coder_b_answer: Optional[str] = Field(default=None, max_length=20)
-    outcome: str = Field(max_length=20)
-    reason: str = Field(default="")
-    # The decision that settled the value when the release was published. Not a foreign key: a later
-    # correction may replace that decision, and the snapshot must stay as it was.
-    decision_id: Optional[int] = None
-
-    __table_args__ = (
-        sa.Index("ix_release_answers_country", "release_id", "country_iso3"),
-        sa.Index("ix_release_answers_indicator", "release_id", "indicator_id"),
-    )
-
-
-class ReleaseCitation(SQLModel, table=True):
-    """One legal citation standing behind a release's final value, frozen at publication (a row of citations.csv).
-
-    Written only by `publishing.snapshot.freeze_citations`, from the release_answers rows of the same release in
-    one INSERT ... SELECT, and never changed: no foreign-key constraints, whose per-row checks were a
-    large share of a world-scale publication on PostgreSQL (bench/README.md). `verify_release` rebuilds the files from
-    these rows, so a lost or stray row shows as a checksum that differs.
-    """
-
-    __tablename__ = "release_citations"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    release_id: int  # releases.id
-    release_answer_id: int  # release_answers.id
-    position: int  # 1, 2, ... within the answer, in the order the citations were entered
-    instrument_type: str = Field(max_length=40)
-    title: str = Field(max_length=500)
-    pinpoint: str = Field(default="", max_length=300)
-    url: str = Field(default="", max_length=2000)  # the citation's deep link, else the source's
-    date_in_force: Optional[date] = None
-    language: str = Field(default="", max_length=20)
-    excerpt: str = Field(default="")
-    translation: str = Field(default="")
-
-    __table_args__ = (sa.Index("ix_release_citations_answer", "release_id", "release_answer_id", "position"),)
-
-
 # Append-only audit trail, enforced by the database itself on both supported engines.
 AUDIT_TRIGGERS = {
     "sqlite": [
@@ -394,6 +355,9 @@ def create_audit_triggers(connection: sa.engine.Connection) -> None:
 def _audit_triggers_after_create(target, connection, **kw) -> None:
     create_audit_triggers(connection)
 
+
+# The release tables live in their own module (this one would pass the layout's size limit); named here too.
+from rightsdb.models_release import Release, ReleaseAnswer, ReleaseCitation  # noqa: E402, F401
 
 # Every session applies the one rule for text (rightsdb.text) to the rows it writes.
 event.listen(Session, "before_flush", clean_pending_text)
