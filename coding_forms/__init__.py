@@ -122,10 +122,25 @@ def answer_data(answer: Answer | None) -> dict:
     return {"version": str(answer.version), "value": answer.value, "groups": list(answer.groups), "notes": answer.notes}
 
 
+#: The option groups of a citation row's source select: the coder's own (private) sources, then the register.
+OWN_SOURCES = "Your sources (only you see them until both codings are submitted)"
+REGISTER_SOURCES = "Register (reviewed sources of the country)"
+
+
 def source_choices(sources: list[LegalSource]) -> list[SelectChoice]:
-    """Return the options of a citation row's source select: none, the country's sources, a new one."""
+    """Return the options of a citation row's source select: none, the assignment's own sources, the register, a new one.
+
+    `sources` is `rightsdb.coding.citations.list_sources(assignment)`: a source with an assignment is
+    the coder's own (private), one without is in the country's register.
+    """
+
+    def option(source: LegalSource, group: str) -> SelectChoice:
+        when = f" ({source.date_in_force.isoformat()})" if source.date_in_force else ""
+        return SelectChoice(str(source.id), source.title + when, optgroup=group)
+
     choices = [SelectChoice("", "— choose a legal source —")]
-    choices += [SelectChoice(str(s.id), s.title + (f" ({s.date_in_force.isoformat()})" if s.date_in_force else "")) for s in sources]
+    choices += [option(s, OWN_SOURCES) for s in sources if s.assignment_id is not None]
+    choices += [option(s, REGISTER_SOURCES) for s in sources if s.assignment_id is None]
     choices.append(SelectChoice(NEW_SOURCE, "+ New source (fill in type, title and address below)"))
     return choices
 

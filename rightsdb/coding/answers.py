@@ -168,8 +168,8 @@ def save_answers(
     """
     if hold_assignment(session, assignment) == "submitted":
         raise Forbidden("This assignment has been submitted and is read-only; a supervisor can reopen it.")
-    country_round = assignment.country_round
-    source_ids = {s.id for s in list_sources(session=session, country_iso3=country_round.country_iso3)}
+    # Read under the lock just taken: the sources this assignment may cite (blind: never the other coder's).
+    source_ids = {s.id for s in list_sources(session=session, assignment=assignment)}
     _check_inputs(codebook=codebook, inputs=inputs, source_ids=source_ids)
     stored = {a.indicator_id: a for a in assignment.answers}
     outcome = SaveOutcome()
@@ -236,10 +236,9 @@ def _apply(
         add_citation(
             session=session,
             codebook=codebook,
+            assignment=assignment,
             answer=answer,
             citation=posted.new_citation,
-            country_iso3=assignment.country_round.country_iso3,
             source_ids=source_ids,
             user_id=user_id,
-            country_round_id=country_round_id,
         )

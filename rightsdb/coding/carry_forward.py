@@ -10,7 +10,7 @@ from rightsdb.codebook import Codebook
 from rightsdb.coding.citations import citation_content
 from rightsdb.coding.submission import hold_assignment
 from rightsdb.errors import Forbidden, NotFound
-from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, Round, utcnow
+from rightsdb.models import Answer, Assignment, Citation, CountryRound, Decision, DecisionCitation, LegalSource, Round, utcnow
 
 
 def find_previous_final(*, session: Session, assignment: Assignment) -> CountryRound | None:
@@ -29,6 +29,29 @@ def find_previous_final(*, session: Session, assignment: Assignment) -> CountryR
         .limit(1)
     )
     return session.exec(statement).first()
+
+
+def _current_versions(session: Session, source_ids: set[int]) -> dict[int, int]:
+    """Map each source id to its current version: the end of its `replaced_by_id` chain (itself when never replaced).
+
+    A carried citation must point at the source as the register holds it now, never at a row a
+    supervisor's correction or merge has replaced (history, offered to nobody).
+    """
+    successor: dict[int, int | None] = {}
+    pending = set(source_ids)
+    while pending:
+        rows = session.exec(select(LegalSource.id, LegalSource.replaced_by_id).where(LegalSource.id.in_(sorted(pending)))).all()  # type: ignore[union-attr]
+        successor.update(rows)
+        pending = {nxt for _id, nxt in rows if nxt is not None and nxt not in successor}
+
+    def last(source_id: int) -> int:
+        seen = set()
+        while successor.get(source_id) is not None and source_id not in seen:
+            seen.add(source_id)
+            source_id = successor[source_id]
+        return source_id
+
+    return {source_id: last(source_id) for source_id in source_ids}
 
 
 def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignment, user_id: int) -> int:
@@ -59,6 +82,7 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
         if key not in seen:
             seen.add(key)
             citations_by_decision.setdefault(decision_id, []).append(citation)
+    versions = _current_versions(session, {c.source_id for _d, c in standing})
     stored = {a.indicator_id: a for a in assignment.answers}
     filled = 0
     for decision in sorted(decisions, key=lambda d: d.indicator_id):
@@ -82,7 +106,8 @@ def carry_forward(*, session: Session, codebook: Codebook, assignment: Assignmen
             session, answer, user_id=user_id, action="answer.carried_forward", new=new, country_round_id=assignment.country_round_id
         )
         for position, citation in enumerate(copied):
-            session.add(Citation(answer_id=answer.id, position=position, **citation_content(citation)))
+            content = {**citation_content(citation), "source_id": versions[citation.source_id]}
+            session.add(Citation(answer_id=answer.id, position=position, **content))
         filled += 1
     session.flush()
     return filled

@@ -1,6 +1,7 @@
 """Whether an assignment can be submitted, how far it is, and its submission (which compares both codings once both are in).
 
-Saving never requires completeness; these rules are checked only when the coder submits.
+Saving never requires completeness; these rules are checked only when the coder submits. The submit
+that completes a country-round also ends its blind phase for legal sources (`unblind_sources`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
-from rightsdb.accounts.audit import record_changed
+from rightsdb.accounts.audit import record_changed, record_event
 from rightsdb.codebook import Codebook, rules
 from rightsdb.codebook.rules import needs_citation, takes_groups
 from rightsdb.db import lock_country_round
 from rightsdb.errors import DomainError, InvalidInput
-from rightsdb.models import Answer, Assignment, utcnow
+from rightsdb.models import Answer, Assignment, LegalSource, utcnow
 from rightsdb.review.reconciliation import compare_country_round
 
 
@@ -81,10 +82,12 @@ def measure_progress(*, codebook: Codebook, assignment: Assignment) -> Progress:
 
 
 def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assignment, user_id: int) -> None:
-    """Mark the assignment submitted if every rule holds; compare the two codings once both are in.
+    """Mark the assignment submitted if every rule holds; once every coding is in, unblind the sources and compare.
 
     Runs under the country-round's lock (see `hold_assignment`): the answers checked are the ones
-    submitted, and whichever of two simultaneous submits commits last sees both and compares.
+    submitted, and whichever of two simultaneous submits commits last sees both, moves both coders'
+    private sources to the register and compares. A country-round with one assignment unblinds at
+    its submission.
     """
     if hold_assignment(session, assignment) == "submitted":
         raise DomainError("This assignment is already submitted.")
@@ -112,10 +115,48 @@ def submit_assignment(*, session: Session, codebook: Codebook, assignment: Assig
     )
     session.flush()
     statuses = session.exec(select(Assignment.status).where(Assignment.country_round_id == assignment.country_round_id)).all()
+    if all(s == "submitted" for s in statuses):
+        unblind_sources(session=session, country_round_id=assignment.country_round_id, user_id=user_id)
     if len(statuses) == 2 and all(s == "submitted" for s in statuses):
         country_round = assignment.country_round
         session.refresh(country_round)  # read under the lock: compared_at as committed by the other submit
         compare_country_round(session=session, codebook=codebook, country_round=country_round)
+
+
+def unblind_sources(*, session: Session, country_round_id: int, user_id: int | None) -> list[LegalSource]:
+    """Move every source private to an assignment of the country-round into the country's register; return them.
+
+    Called when every coding of the country-round is submitted, under its lock. One audit event at
+    country-round level lists the sources with the slot that entered them. Reopening an assignment
+    later leaves them in the register: what both coders have seen cannot be hidden again.
+    """
+    slots = dict(session.exec(select(Assignment.id, Assignment.slot).where(Assignment.country_round_id == country_round_id)).all())
+    rows = list(
+        session.exec(
+            select(LegalSource)
+            .where(LegalSource.assignment_id.in_(list(slots)))  # type: ignore[union-attr]
+            .order_by(LegalSource.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not rows:
+        return rows
+    entered = [{"source_id": r.id, "slot": slots[r.assignment_id], "title": r.title} for r in rows]
+    for row in rows:
+        row.assignment_id = None
+        session.add(row)
+    record_event(
+        session=session,
+        user_id=user_id,
+        action="sources.registered",
+        entity="country_round",
+        entity_id=country_round_id,
+        old={"private": entered},
+        new={"register": [r.id for r in rows]},
+        country_round_id=country_round_id,
+    )
+    session.flush()
+    return rows
 
 
 def hold_assignment(session: Session, assignment: Assignment) -> str:

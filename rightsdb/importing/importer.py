@@ -31,7 +31,12 @@ One line per country, indicator and citation:
 Several lines for the same country and indicator add several citations; their answer, groups and
 notes must then be identical. `provided` and `conditional` answers need at least one citation. A
 legal source is identified by (country, instrument_type, source_title): an existing one is reused
-as it is, otherwise it is created once (its URL, date and language must agree on every line).
+as it is, otherwise it is created once (its URL, date and language must agree on every line). Only a
+source the imported coding may see is reused (blind coding, `rightsdb.coding.citations`): the
+country's register, and for `--as-submission` the sources private to the coder's own assignment,
+never the other coder's. A source an `--as-submission` import creates is private to the coder's
+assignment until both codings are submitted in the web application, like one the coder enters
+there; one an `--as-final` import creates goes straight into the country's register.
 
 Every line is checked before anything is written, and every fault is reported with its line (the
 header is line 1), its column and the reason. One fault and nothing is written. Otherwise everything is
@@ -67,7 +72,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from rightsdb.accounts.audit import record_added_all
@@ -277,7 +282,7 @@ def import_codings(
         faults += [f"{len(options)} problem(s) with the options"] if options else []
         raise ImportRefused(f"{path.name}: {' and '.join(faults)}; nothing was imported.", options, problems)
 
-    sources = _existing_sources(session, answers)
+    sources = _existing_sources(session, answers, targets if mode == "submission" else {})
     summary = ImportSummary(mode=mode, round_name=round_name, file_name=path.name, dry_run=dry_run, rows=len(table.rows))
     for answer in answers.values():
         summary.answers[answer.country_iso3] = summary.answers.get(answer.country_iso3, 0) + 1
@@ -293,7 +298,7 @@ def import_codings(
     by_country: dict[str, list[AnswerRow]] = defaultdict(list)
     for answer in answers.values():
         by_country[answer.country_iso3].append(answer)
-    _create_sources(session, answers, sources, user)
+    _create_sources(session, answers, sources, user, targets if mode == "submission" else {})
     context = dict(
         session=session, codebook=codebook, by_country=by_country, sources=sources, user=user, file_name=path.name, progress=progress
     )
@@ -336,31 +341,52 @@ def _count_new_citations(answers: dict[tuple[str, str], AnswerRow], recorded: di
     return new
 
 
-def _existing_sources(session: Session, answers: dict[tuple[str, str], AnswerRow]) -> dict[tuple[str, str, str], LegalSource]:
-    """Load the legal sources already entered for the file's countries, keyed as the file names them."""
+def _existing_sources(
+    session: Session, answers: dict[tuple[str, str], AnswerRow], assignments: dict[str, Assignment]
+) -> dict[tuple[str, str, str], LegalSource]:
+    """Load the legal sources the import may reuse for the file's countries, keyed as the file names them.
+
+    The country's current register, and the current sources private to `assignments` (a submission's
+    own assignment per country); never another assignment's private source, never a replaced row.
+    """
     countries = sorted({a.country_iso3 for a in answers.values()})
     if not countries:
         return {}
-    rows = session.exec(select(LegalSource).where(LegalSource.country_iso3.in_(countries)).order_by(LegalSource.id)).all()
+    own = [assignment.id for assignment in assignments.values()]
+    visible = or_(LegalSource.assignment_id.is_(None), LegalSource.assignment_id.in_(own))  # type: ignore[union-attr]
+    current = LegalSource.replaced_by_id.is_(None)  # type: ignore[union-attr]
+    rows = session.exec(select(LegalSource).where(LegalSource.country_iso3.in_(countries), current, visible).order_by(LegalSource.id)).all()
     sources: dict[tuple[str, str, str], LegalSource] = {}
     for source in rows:
         sources.setdefault((source.country_iso3, source.instrument_type, source.title), source)
     return sources
 
 
-def _create_sources(session: Session, answers, sources: dict, user: User) -> None:
-    """Create the legal sources the file cites that do not exist yet (each once)."""
+def _create_sources(session: Session, answers, sources: dict, user: User, assignments: dict[str, Assignment]) -> None:
+    """Create the legal sources the file cites that do not exist yet (each once), private to the country's assignment if any."""
     created = []
     for answer in sorted(answers.values(), key=lambda a: a.line):
         for citation in answer.citations:
             key = (answer.country_iso3, citation.instrument_type, citation.source_title)
             if key in sources:
                 continue
-            source = LegalSource(country_iso3=answer.country_iso3, created_by_id=user.id, **citation.source_fields())
+            assignment = assignments.get(answer.country_iso3)
+            source = LegalSource(
+                country_iso3=answer.country_iso3,
+                created_by_id=user.id,
+                assignment_id=assignment.id if assignment is not None else None,
+                **citation.source_fields(),
+            )
             sources[key] = source
             created.append(source)
     record_added_all(session, created, new=_source_state, user_id=user.id, action="legal_source.create")
 
 
 def _source_state(source: LegalSource) -> dict:
-    return {"country": source.country_iso3, "instrument_type": source.instrument_type, "title": source.title, "via": "import"}
+    return {
+        "country": source.country_iso3,
+        "instrument_type": source.instrument_type,
+        "title": source.title,
+        "via": "import",
+        "private_to_assignment": source.assignment_id,
+    }

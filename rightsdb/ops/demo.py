@@ -75,6 +75,13 @@ DEMO_SOURCES = [
     ),
 ]
 
+# The instrument each coder of a blind-phase assignment entered, private to the assignment (slot -> kind, title).
+PRIVATE_SOURCES = {
+    "A": ("statute", "Aliens Act Amendment 2025 of {name} (synthetic)"),
+    "B": ("regulation", "Residence Order 3/2025 of {name} (synthetic)"),
+}
+PRIVATE_EXCERPT = "Section 4: the amendment extends the provision to holders of a residence permit. [synthetic]"
+
 ROUNDS = [("2025", date(2025, 1, 1)), ("2026", date(2026, 1, 1))]
 
 # The state each country-round is left in, so every role sees a realistic board.
@@ -115,7 +122,9 @@ def _users(session: Session, report: DemoReport) -> dict[str, User]:
 
 
 def _sources(session: Session, iso3: str, name: str) -> list[LegalSource]:
-    existing = session.exec(select(LegalSource).where(LegalSource.country_iso3 == iso3).order_by(LegalSource.id)).all()
+    """Return the country's register, adding the demonstration instruments to it the first time."""
+    register = (LegalSource.country_iso3 == iso3, LegalSource.assignment_id.is_(None), LegalSource.replaced_by_id.is_(None))  # type: ignore[union-attr]
+    existing = session.exec(select(LegalSource).where(*register).order_by(LegalSource.id)).all()
     if existing:
         return list(existing)
     sources = []
@@ -132,6 +141,17 @@ def _sources(session: Session, iso3: str, name: str) -> list[LegalSource]:
         sources.append(source)
     session.flush()
     return sources
+
+
+def _enter_private_source(session: Session, assignment: Assignment, iso3: str, name: str) -> None:
+    """Add the coder's own instrument, private to the blind-phase assignment (`_sources` fills the register), and cite it once."""
+    kind, title = PRIVATE_SOURCES[assignment.slot]
+    url = f"https://example.org/synthetic/{iso3.lower()}/{kind}-2025-{assignment.slot.lower()}"
+    source = LegalSource(country_iso3=iso3, instrument_type=kind, title=title.format(name=name), url=url, date_in_force=date(2025, 7, 1))
+    source.language, source.created_by_id, source.assignment_id = "en", assignment.coder_id, assignment.id
+    answer = next(x for x in sorted(assignment.answers, key=lambda x: x.id) if x.value != NOT_APPLICABLE)
+    session.add(Citation(answer_id=answer.id, source=source, pinpoint="§ 4", url=f"{url}#s4", excerpt=PRIVATE_EXCERPT, position=1))
+    session.flush()
 
 
 def _coding(codebook: Codebook, seed: str) -> dict[str, tuple[str, list[str], str]]:
@@ -301,11 +321,14 @@ def load_demo(
         coding_b = _disagree(codebook, coding_a, f"{round_name}-{iso3}-b", 0.08)
         if state == "coding":
             _write_answers(session, codebook, a, coding_a, sources, a.coder, limit=len(codebook.indicators) // 2)
+            _enter_private_source(session, a, iso3, names[iso3])  # blind phase: the coder's own instrument
             continue
         _write_answers(session, codebook, a, coding_a, sources, a.coder)
         a.status, a.submitted_at = "submitted", utcnow()
         if state == "one_submitted":
             _write_answers(session, codebook, b, coding_b, sources, b.coder, limit=len(codebook.indicators) - 5)
+            for blind in (a, b):  # still blind: each coder's own instrument stays private to their assignment
+                _enter_private_source(session, blind, iso3, names[iso3])
             continue
         _write_answers(session, codebook, b, coding_b, sources, b.coder)
         b.status, b.submitted_at = "submitted", utcnow()

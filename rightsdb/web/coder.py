@@ -2,6 +2,8 @@
 
 Every route that touches an assignment loads it through `_own_assignment`, the one object-level
 check: another coder's assignment answers 404, exactly as if it did not exist (blind double coding).
+Legal sources follow the same rule through `rightsdb.coding.citations.list_sources`: a page of an
+assignment shows and accepts only the country's register and the sources private to that assignment.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def assignment(assignment_id: int):
     data); a save re-renders with the bound, validated form.
     """
     record = _own_assignment(assignment_id)
-    sources = citations.list_sources(session=get_session(), country_iso3=record.country_round.country_iso3)
+    sources = citations.list_sources(session=get_session(), assignment=record)
     form = coding_view(get_codebook(), {a.indicator_id: a for a in record.answers}, sources)
     return _render_page(record, form)
 
@@ -116,7 +118,7 @@ def save(assignment_id: int):
     if record.status == "submitted":
         flash(READ_ONLY, "error")
         return redirect(back, 303)
-    sources = citations.list_sources(session=session, country_iso3=record.country_round.country_iso3)
+    sources = citations.list_sources(session=session, assignment=record)
     form = build_coding_form(codebook, {}, sources, formdata=request.form)
     indicator_ids = _posted_indicators()
     if not form.validate():
@@ -220,8 +222,9 @@ def carry_forward(assignment_id: int):
 def _save_source(record, form, save, message):
     """Run one legal-source save for the coder's assignment; return the redirect, or None to re-show the form.
 
-    Shared by adding and editing a source: a submitted assignment is read-only, field problems from the
-    domain go next to their field, and the view commits once.
+    Shared by adding and editing a source: a submitted assignment is read-only, a refusal by the domain
+    (a register source, a source behind final values) is flashed, field problems go next to their field,
+    and the view commits once.
     """
     session = get_session()
     if record.status == "submitted":
@@ -230,19 +233,19 @@ def _save_source(record, form, save, message):
     if not form.validate():
         return None
     try:
-        source = save(
-            session=session,
-            codebook=get_codebook(),
-            country_iso3=record.country_round.country_iso3,
-            source=read_source(form),
-            user_id=current_user.id,
-            country_round_id=record.country_round_id,
-        )
+        source = save(session=session, codebook=get_codebook(), assignment=record, source=read_source(form), user_id=current_user.id)
         session.commit()
+    except Forbidden as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".sources", assignment_id=record.id), 303)
     except InvalidInput as exc:
         session.rollback()
         for name, message_text in exc.problems:
-            getattr(form, name).errors.append(message_text)
+            if name in form:
+                getattr(form, name).errors.append(message_text)
+            else:
+                flash(message_text, "error")
         return None
     flash(message(source), "success")
     return redirect(url_for(".sources", assignment_id=record.id), 303)
@@ -250,33 +253,50 @@ def _save_source(record, form, save, message):
 
 @bp.route("/assignments/<int:assignment_id>/sources", methods=["GET", "POST"])
 def sources(assignment_id: int):
-    """List the country's legal sources and add one."""
+    """List the assignment's own (private) sources and the country's register, and add a source (private to the assignment)."""
     codebook = get_codebook()
     session = get_session()
     record = _own_assignment(assignment_id)
     form = source_form_class(codebook)()
     status = 200
     if request.method == "POST":
-        done = _save_source(record, form, lambda **kw: citations.create_source(**kw), lambda source: f"Legal source added: {source.title}")
+        done = _save_source(record, form, citations.create_source, lambda source: f"Legal source added: {source.title}")
         if done is not None:
             return done
         status = 422
-    rows = citations.list_sources(session=session, country_iso3=record.country_round.country_iso3)
-    return render_template("coder/sources.html", assignment=record, country_round=record.country_round, sources=rows, form=form), status
+    rows = citations.list_sources(session=session, assignment=record)
+    return render_template(
+        "coder/sources.html",
+        assignment=record,
+        country_round=record.country_round,
+        own=[s for s in rows if s.assignment_id is not None],
+        register=[s for s in rows if s.assignment_id is None],
+        cited=citations.citation_counts(session=session, assignment=record),
+        form=form,
+    ), status
 
 
 @bp.route("/assignments/<int:assignment_id>/sources/<int:source_id>", methods=["GET", "POST"])
 def edit_source(assignment_id: int, source_id: int):
-    """Correct one of the country's legal sources."""
+    """Correct one of the assignment's own legal sources; show a register source read-only.
+
+    A source this assignment may not see (another assignment's private one, another country's, a
+    replaced one) answers 404, as if it did not exist.
+    """
     codebook = get_codebook()
     session = get_session()
     record = _own_assignment(assignment_id)
-    existing = {s.id: s for s in citations.list_sources(session=session, country_iso3=record.country_round.country_iso3)}
-    if source_id not in existing:
+    try:
+        source = citations.visible_source(session=session, assignment=record, source_id=source_id)
+    except NotFound:
         abort(404)
-    form = source_form_class(codebook)(obj=existing[source_id])
+    own = source.assignment_id is not None
+    form = source_form_class(codebook)(obj=source)
     status = 200
     if request.method == "POST":
+        if not own:
+            flash(citations.IN_REGISTER, "error")
+            return redirect(url_for(".edit_source", assignment_id=record.id, source_id=source.id), 303)
         done = _save_source(
             record, form, lambda **kw: citations.edit_source(source_id=source_id, **kw), lambda _source: "Legal source saved."
         )
@@ -284,5 +304,11 @@ def edit_source(assignment_id: int, source_id: int):
             return done
         status = 422
     return render_template(
-        "coder/source_edit.html", assignment=record, country_round=record.country_round, source=existing[source_id], form=form
+        "coder/source_edit.html",
+        assignment=record,
+        country_round=record.country_round,
+        source=source,
+        own=own,
+        cited=citations.citation_counts(session=session, assignment=record).get(source.id, 0),
+        form=form,
     ), status

@@ -12,7 +12,7 @@ from rightsdb.coding.citations import SourceInput, create_source, edit_source
 from rightsdb.errors import InvalidInput, NotFound
 from rightsdb.models import AuditEvent, LegalSource
 from tests.factories.countries import make_country
-from tests.factories.rounds import make_pair
+from tests.factories.rounds import make_assignments, make_pair
 
 
 @pytest.mark.parametrize(
@@ -32,43 +32,40 @@ def test_url_rule(url, ok):
 
 
 def test_sources_are_validated_audited_and_scoped_to_the_country(session, codebook):
-    user_a, _b_user, cr, _a, _b = make_pair(session, codebook)
+    user_a, _b_user, cr, a, _b = make_pair(session, codebook)
     other_country = make_country(session, 1)
+    _cr_other, other_a, _other_b = make_assignments(session, cr.round, other_country, user_a, _b_user)
     with pytest.raises(InvalidInput) as raised:
         create_source(
             session=session,
             codebook=codebook,
-            country_iso3=cr.country_iso3,
+            assignment=a,
             user_id=user_a.id,
-            country_round_id=cr.id,
             source=SourceInput(instrument_type="poem", title="", url="ftp://x"),
         )
     assert {field for field, _ in raised.value.problems} == {"instrument_type", "title", "url"}
     source = create_source(
         session=session,
         codebook=codebook,
-        country_iso3=cr.country_iso3,
+        assignment=a,
         user_id=user_a.id,
-        country_round_id=cr.id,
         source=SourceInput("statute", "Aufenthaltsgesetz", "https://www.gesetze-im-internet.de/aufenthg_2004/", date(2005, 1, 1), "de"),
     )
     edit_source(
         session=session,
         codebook=codebook,
-        country_iso3=cr.country_iso3,
+        assignment=a,
         source_id=source.id,
         user_id=user_a.id,
-        country_round_id=cr.id,
         source=SourceInput("statute", "Aufenthaltsgesetz (AufenthG)", source.url, date(2005, 1, 1), "de"),
     )
     with pytest.raises(NotFound):
         edit_source(
             session=session,
             codebook=codebook,
-            country_iso3=other_country.iso3,
+            assignment=other_a,
             source_id=source.id,
             user_id=user_a.id,
-            country_round_id=cr.id,
             source=SourceInput("statute", "Hijacked", ""),
         )
     session.commit()

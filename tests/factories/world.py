@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from rightsdb.codebook import Codebook
 from rightsdb.models import Answer, Citation, CodebookFlag, User
@@ -34,6 +34,10 @@ SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 IMG_ESCAPED = "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"
 
 PERSONAS = ("anonymous", "coder", "other_coder", "foreign_coder", "supervisor", "admin")
+#: Each coder's own legal source, private to their assignment until both submit (blind coding): the
+#: strings of one must never reach the other coder. Coder X ("coder") holds assignment A, "other_coder" B.
+PRIVATE_SOURCE_A = {"title": "Decree ALPHA-7f3c on residence", "url": "https://example.org/alpha-7f3c/art-12"}
+PRIVATE_SOURCE_B = {"title": "Order BRAVO-19d2 on labour", "url": "https://example.org/bravo-19d2/s-4"}
 RELEASE_VERSION = "1.0.0"
 RELEASED_ISO3 = "XCC"
 
@@ -41,7 +45,7 @@ RELEASED_ISO3 = "XCC"
 class World:
     """The rows tests point at: `users` (persona -> user), `target` (a user the admin pages act on), `round_`,
     `country_round_x`, `assignment_a` (coder X's own), `assignment_b` (the other coder's, same country-round),
-    `assignment_y` (the foreign coder's), `source_x`, `flag` and `release_file`."""
+    `assignment_y` (the foreign coder's), `source_x` (in the register), `source_a` and `source_b` (private to A and B), `citation_x` (coder X's, first indicator), `flag` and `release_file`."""
 
     def __init__(self, **rows):
         self.__dict__.update(rows)
@@ -54,6 +58,7 @@ class World:
         return {
             "assignment_id": self.assignment_a.id,
             "source_id": self.source_x.id,
+            "citation_id": self.citation_x.id,
             "round_id": self.round_.id,
             "country_round_id": self.country_round_x.id,
             "indicator_id": codebook.indicator_ids[0],
@@ -110,10 +115,20 @@ def build_world(session: Session, codebook: Codebook, exports_dir: str | Path) -
     _country_round_y, y, _y2 = make_assignments(session, round_, make_country(session, 1), users["foreign_coder"], third)
     source_x = make_source(session, make_country(session, 0), title=f"Aliens Act {HOSTILE}")
     # Every indicator but the last answered, so submitting is refused with a message.
-    for indicator_id in codebook.indicator_ids[:-1]:
-        _answer(session, codebook, a, indicator_id, source_x)
+    answers_a = [_answer(session, codebook, a, indicator_id, source_x) for indicator_id in codebook.indicator_ids[:-1]]
+    citation_x = session.exec(select(Citation).where(Citation.answer_id == answers_a[0].id)).one()  # coder X's, first indicator
     for indicator_id in codebook.indicator_ids:
         _answer(session, codebook, b, indicator_id, source_x, value="not_provided")
+    private = {}
+    for slot, assignment, fields, answer_id in (
+        ("a", a, PRIVATE_SOURCE_A, answers_a[1].id),
+        ("b", b, PRIVATE_SOURCE_B, session.exec(select(Answer.id).where(Answer.assignment_id == b.id).order_by(Answer.id)).first()),
+    ):
+        private[slot] = make_source(session, make_country(session, 0), title=fields["title"])
+        private[slot].url, private[slot].assignment_id, private[slot].created_by_id = fields["url"], assignment.id, assignment.coder_id
+        session.flush()
+        session.add(Citation(answer_id=answer_id, source_id=private[slot].id, pinpoint=f"Art. 12 {slot}", position=1))
+    session.flush()
     flag = CodebookFlag(
         indicator_id=codebook.indicator_ids[0],
         codebook_version=codebook.version,
@@ -144,6 +159,9 @@ def build_world(session: Session, codebook: Codebook, exports_dir: str | Path) -
         assignment_b=b,
         assignment_y=y,
         source_x=source_x,
+        source_a=private["a"],
+        source_b=private["b"],
+        citation_x=citation_x,
         flag=flag,
         release_file=files[0][0],
     )

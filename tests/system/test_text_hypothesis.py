@@ -147,6 +147,7 @@ def web(db_url, tmp_path):
     with Session(engine, expire_on_commit=False) as session:
         coder, _other, country_round, assignment, _b = make_pair(session, app.extensions["rightsdb.codebook"])
         source = make_source(session, country_round.country)
+        source.assignment_id = assignment.id  # the coder's own source (blind until both submit), so the coder may correct it
         people = {"coder": coder, "supervisor": make_user(session, "supervisor"), "admin": make_user(session, "admin")}
         session.commit()
     clients = {role: login(app.test_client(), user) for role, user in people.items()}

@@ -7,11 +7,15 @@ in `World.url_values` (the test says which to add).
 
 from __future__ import annotations
 
-import pytest
-from flask import Flask
-from flask.testing import FlaskClient
-from sqlmodel import Session
+import re
 
+import pytest
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from rightsdb.coding.citations import CHOOSE_SOURCE
+from rightsdb.models import Answer, Citation, LegalSource
 from rightsdb.web.access import ACCESS_RULES
 from tests.conftest import TINY_CODEBOOK, make_app
 from tests.factories.world import (
@@ -19,6 +23,8 @@ from tests.factories.world import (
     IMG,
     IMG_ESCAPED,
     PERSONAS,
+    PRIVATE_SOURCE_A,
+    PRIVATE_SOURCE_B,
     RELEASED_ISO3,
     SCRIPT,
     SCRIPT_ESCAPED,
@@ -50,8 +56,6 @@ def build_url(app: Flask, world: World, rule) -> str:
         f"Route {rule.endpoint} ({rule.rule}) takes {missing}: add a value for it to World.url_values in tests/factories/world.py"
     )
     with app.test_request_context():
-        from flask import url_for
-
         return url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
 
 
@@ -300,3 +304,103 @@ def test_unknown_objects_are_not_found(world_app):
     client = client_as(app, world, "anonymous")
     answers = {url: client.get(url).status_code for url in NOT_FOUND}
     assert answers == {url: 404 for url in NOT_FOUND}
+
+
+# ---- blind legal sources: nothing of the other coder's sources before both submit ------------------
+
+#: persona -> (their own assignment, the private sources of others they must learn nothing about)
+BLIND = {
+    "coder": ("assignment_a", ("source_b",)),
+    "other_coder": ("assignment_b", ("source_a",)),
+    "foreign_coder": ("assignment_y", ("source_a", "source_b")),
+}
+PRIVATE = {"source_a": PRIVATE_SOURCE_A, "source_b": PRIVATE_SOURCE_B}
+
+
+def private_strings(names) -> list[str]:
+    return [text for name in names for text in PRIVATE[name].values()]
+
+
+def source_option_values(html: str) -> set[str]:
+    """Return the option values of every citation row's source select on a page."""
+    selects = re.findall(r'<select name="[^"]*-source"[^>]*>(.*?)</select>', html, flags=re.S)
+    return {value for block in selects for value in re.findall(r'<option value="([^"]*)"', block)}
+
+
+@pytest.mark.parametrize("persona", sorted(BLIND))
+def test_no_coder_learns_anything_of_the_other_coders_sources(world_app, persona):
+    """Every route, GET and POST, pointed at the coder's own assignment and at the other's private source ids."""
+    app, world = world_app
+    engine = app.extensions["rightsdb.engine"]
+    codebook = app.extensions["rightsdb.codebook"]
+    own = getattr(world, BLIND[persona][0])
+    hidden = private_strings(BLIND[persona][1])
+    problems, walked = [], 0
+    for name in BLIND[persona][1]:
+        other = getattr(world, name)
+        # A forged edit and a forged citation, with every field a form of the coder's pages reads.
+        forged = {"instrument_type": "statute", "title": "Hijacked", "url": "https://hijack.example/", "category": ""}
+        for i in codebook.indicator_ids:
+            forged |= {f"{i}-version": "1", f"{i}-value": "provided", f"{i}-source": str(other.id), f"{i}-pinpoint": "Art. 1"}
+        for method in METHODS:
+            for rule in rules(app):
+                if method not in rule.methods:
+                    continue
+                values = world.url_values(codebook) | {"assignment_id": own.id, "source_id": other.id}
+                with app.test_request_context():
+                    url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+                forging_a_citation = rule.endpoint == "coder.save" and method == "POST" and persona != "foreign_coder"
+                before = table_snapshot(engine) if forging_a_citation else None
+                client = client_as(app, world, persona)
+                response = client.open(url, method=method, data=forged if method == "POST" else None, follow_redirects=True)
+                body = response.get_data().decode("utf-8", "replace")
+                response.close()
+                walked += 1
+                where = f"{persona} {method} {url}"
+                problems += [f"{where}: shows {text!r}" for text in hidden if text in body]
+                if str(other.id) in source_option_values(body):
+                    problems.append(f"{where}: offers the other coder's source id {other.id} in a source list")
+                if "source_id" in rule.arguments and rule.endpoint.startswith("coder.") and response.status_code != 404:
+                    problems.append(f"{where}: -> {response.status_code}, not 404 (it must not confirm the source exists)")
+                if forging_a_citation and (
+                    CHOOSE_SOURCE not in body or changed_tables(before, table_snapshot(engine), ignore=IGNORED_TABLES)
+                ):
+                    problems.append(f"{where}: a citation of the other coder's source was not refused with a message, or wrote something")
+        with Session(engine) as session:
+            row = session.get(LegalSource, other.id)
+            assert (row.title, row.url, row.assignment_id) == (PRIVATE[name]["title"], PRIVATE[name]["url"], other.assignment_id)
+            citing = session.exec(
+                select(Answer.assignment_id).join(Citation, Citation.answer_id == Answer.id).where(Citation.source_id == other.id)
+            )
+            assert set(citing) == {other.assignment_id}
+    assert walked > 60
+    assert not problems, "\n".join(problems)
+
+
+def test_a_coder_sees_their_own_private_source_and_the_other_sees_it_once_both_submit(world_app):
+    """The walk's checks are not vacuous: the strings and ids it looks for are there for the owner, and for both after submission."""
+    app, world = world_app
+    codebook = app.extensions["rightsdb.codebook"]
+    a_pages = [f"/coder/assignments/{world.assignment_a.id}", f"/coder/assignments/{world.assignment_a.id}/sources"]
+    coder = client_as(app, world, "coder")
+    assert PRIVATE_SOURCE_A["title"] in coder.get(a_pages[0]).get_data(as_text=True)  # the dropdown and the citation
+    assert all(text in coder.get(a_pages[1]).get_data(as_text=True) for text in private_strings(["source_a"]))
+    assert str(world.source_a.id) in source_option_values(coder.get(a_pages[0]).get_data(as_text=True))
+    assert coder.get(f"{a_pages[1]}/{world.source_a.id}").status_code == 200
+    # Coder X answers the last indicator and submits: B had submitted already, so both sources join the register.
+    last = codebook.indicator_ids[-1]
+    data = {f"{last}-version": "0", f"{last}-value": "not_provided", f"{last}-notes": "Searched the Aliens Act; nothing.", "category": ""}
+    data["submit_assignment"] = "1"
+    engine = app.extensions["rightsdb.engine"]
+    with Session(engine) as session:
+        b = session.get(type(world.assignment_b), world.assignment_b.id)
+        b.status = "submitted"
+        session.add(b)
+        session.commit()
+    assert coder.post(f"/coder/assignments/{world.assignment_a.id}/save", data=data).status_code == 303
+    other = client_as(app, world, "other_coder")
+    body = other.get(f"/coder/assignments/{world.assignment_b.id}/sources").get_data(as_text=True)
+    assert all(text in body for text in private_strings(["source_a"]))
+    assert str(world.source_a.id) in source_option_values(other.get(f"/coder/assignments/{world.assignment_b.id}").get_data(as_text=True))
+    foreign = client_as(app, world, "foreign_coder").get(f"/coder/assignments/{world.assignment_y.id}/sources").get_data(as_text=True)
+    assert not any(text in foreign for text in private_strings(["source_a", "source_b"]))  # another country's register

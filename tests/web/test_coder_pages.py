@@ -472,7 +472,10 @@ def test_two_coders_code_a_jurisdiction_end_to_end(session, codebook, client_for
             save=codebook.categories[0].id,
         ),
     )
-    answers_b = {i: dict(v) for i, v in answers.items()}
+    # A's source is private to A's assignment until both are submitted (blind): B enters the statute too.
+    client_b.post(f"/coder/assignments/{b.id}/sources", data={"instrument_type": "statute", "title": "Arvenian Aliens Act"})
+    own = session.exec(select(LegalSource).where(LegalSource.assignment_id == b.id, LegalSource.instrument_type == "statute")).one()
+    answers_b = {i: {**v, "source": str(own.id)} for i, v in answers.items()}
     answers_b[first] = {"value": "provided"}  # the browser posts the saved answer again, with a blank citation row
     response = client_b.post(
         f"/coder/assignments/{b.id}/save", data=post_data(codebook, _versions(session, b), answers_b, submit_assignment="1")

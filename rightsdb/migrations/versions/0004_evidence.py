@@ -73,26 +73,33 @@ def upgrade() -> None:
 
 
 def _make_private() -> None:
-    """Make private the existing sources a coder entered in an assignment still in its blind phase (see the docstring)."""
+    """Make private the existing sources a coder entered in an assignment still in its blind phase (see the docstring).
+
+    Blind phase: some coding of the country-round is not submitted yet. A source goes to its creator's
+    blind-phase assignment in that country when that assignment is the only one citing it, or, cited by
+    nobody, when the creator has just one such assignment there. A source cited by anyone else, by a
+    finished country-round, or entered by a supervisor stays in the register: others have seen it.
+    """
     bind = op.get_bind()
-    sources = sa.table('legal_sources', sa.column('id', sa.Integer), sa.column('country_iso3', sa.String),
-                       sa.column('created_by_id', sa.Integer), sa.column('assignment_id', sa.Integer))
+    sources = sa.table('legal_sources', sa.column('id', sa.Integer), sa.column('assignment_id', sa.Integer))
     blind = bind.execute(sa.text(
         "SELECT a.id, a.coder_id, cr.country_iso3 FROM assignments a JOIN country_rounds cr ON cr.id = a.country_round_id "
+        "JOIN users u ON u.id = a.coder_id AND u.role = 'coder' "
         "WHERE EXISTS (SELECT 1 FROM assignments o WHERE o.country_round_id = a.country_round_id AND o.status <> 'submitted')"
     )).all()
     candidates: dict = {}
     for assignment_id, coder_id, iso3 in blind:
-        candidates.setdefault((coder_id, iso3), []).append(assignment_id)
-    cited = {}
+        candidates.setdefault((coder_id, iso3), set()).add(assignment_id)
+    cited: dict = {}
     for source_id, assignment_id in bind.execute(sa.text(
         "SELECT DISTINCT c.source_id, an.assignment_id FROM citations c JOIN answers an ON an.id = c.answer_id"
     )):
         cited.setdefault(source_id, set()).add(assignment_id)
-    for source_id, iso3, created_by in bind.execute(sa.text("SELECT id, country_iso3, created_by_id FROM legal_sources")).all():
-        options = candidates.get((created_by, iso3), [])
-        if len(options) == 1 and cited.get(source_id, set()) <= {options[0]}:
-            bind.execute(sources.update().where(sources.c.id == source_id).values(assignment_id=options[0]))
+    for source_id, iso3, created_by in bind.execute(sa.text("SELECT id, country_iso3, created_by_id FROM legal_sources ORDER BY id")).all():
+        options = candidates.get((created_by, iso3), set())
+        owner = cited.get(source_id) or options
+        if len(owner) == 1 and owner <= options:
+            bind.execute(sources.update().where(sources.c.id == source_id).values(assignment_id=next(iter(owner))))
 
 
 def downgrade() -> None:
