@@ -10,13 +10,29 @@ from __future__ import annotations
 from flask import Flask
 from flask_login import current_user
 
+from rightsdb.db import json_text
 from rightsdb.review.progress import coding_label
-from rightsdb.web import access, admin, api, auth, charts, coder, downloads, errors, public, reconcile, releases, session, supervisor
+from rightsdb.web import (
+    access,
+    admin,
+    api,
+    auth,
+    charts,
+    coder,
+    downloads,
+    errors,
+    public,
+    reconcile,
+    releases,
+    session,
+    sources,
+    supervisor,
+)
 from rightsdb.web.loaders import RowIdConverter, get_codebook
 from rightsdb.web.security import add_security_headers, refuse_unstorable_input
 
 #: Every blueprint of the application.
-BLUEPRINTS = (auth.bp, coder.bp, supervisor.bp, admin.bp, public.bp, api.bp, releases.bp)
+BLUEPRINTS = (auth.bp, coder.bp, supervisor.bp, sources.bp, admin.bp, public.bp, api.bp, releases.bp)
 #: Modules that add routes to a blueprint above: `reconcile` to the supervisor's, `charts` and
 #: `downloads` to the public one. Imported here so that their routes exist before registration.
 ROUTE_MODULES = (reconcile, charts, downloads)
@@ -62,6 +78,9 @@ def init_app(app: Flask) -> None:
         ("instrument_label", instrument_label),
         ("pct", pct),
         ("coding_label", coding_label),  # a coding's state in the words of every page: status|coding_label(answered)
+        # JSON shown as text (the audit trail's old and new values): every script as written, autoescaped like any
+        # text. Flask's `tojson` is for <script> and writes \u escapes of every non-ASCII character and of <, >, &, '.
+        ("json_text", json_text),
     ):
         app.add_template_filter(function, name)
     errors.init_app(app)
