@@ -46,7 +46,8 @@ ENDPOINTS = {
     "indicators": ("The codebook's indicators in order, with category and provenance", ("category", "indicator")),
     "scores": ("Category scores and both aggregates per country and round", ("release", "round", "country", "category")),
     "answers": (
-        "Final answers with binary value, score, outcome, reason and citations, in pages",
+        "Final answers with binary value, score, coders' answers and notes, outcome, reason and citations"
+        " (each with cited_by: A, B or A;B), in pages",
         ("release", "round", "country", "indicator", "category", "page", "per_page"),
     ),
     "matrix": (

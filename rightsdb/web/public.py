@@ -151,7 +151,7 @@ def index():
 
 @bp.route("/countries/<iso3>")
 def country(iso3: str):
-    """Show a country's scores by category and every indicator's answer with its citations."""
+    """Show a country's scores by category and every indicator's answer with its citations and the coders' notes."""
     releases, catalog = chosen_release()
     iso3 = iso3.upper()
     if iso3 not in catalog.by_country:
@@ -190,7 +190,7 @@ def _indicator_cards(catalog: Catalog, indicator_id: str, round_: str | None, re
 
 @bp.route("/indicators/<indicator_id>")
 def indicator(indicator_id: str):
-    """Show the countries' answers to one indicator with the citations side by side.
+    """Show the countries' answers to one indicator with the citations and coders' notes side by side.
 
     `?round=NAME` picks a round; without it the latest round is shown, and `?round=` (empty, the
     "All rounds" choice) shows every round. `?region=` narrows to one UN M49 region.
