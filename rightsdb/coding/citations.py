@@ -264,7 +264,7 @@ def add_citation(
     problems = citation_problems(codebook=codebook, citation=citation, source_ids=source_ids)
     if problems:
         raise InvalidInput(f"{answer.indicator_id}: the new citation is incomplete.", [(answer.indicator_id, m) for _, m in problems])
-    source_id = citation.source_id
+    source_id = citation.source_id if citation.new_source is not None else current_version(session, citation.source_id)
     if citation.new_source is not None:
         source_id = create_source(session=session, codebook=codebook, assignment=assignment, source=citation.new_source, user_id=user_id).id
     row = Citation(
@@ -278,6 +278,22 @@ def add_citation(
     )
     new = _citation_fields(answer, row)
     return record_added(session, row, user_id=user_id, action="citation.added", new=new, country_round_id=assignment.country_round_id)
+
+
+def current_version(session: Session, source_id: int) -> int:
+    """Return the id of the current version of a source: itself, or what a correction or a merge replaced it with.
+
+    Read under a share lock on PostgreSQL: a supervisor correcting the source holds it (FOR NO KEY
+    UPDATE, review/evidence.py) until the correction commits, so a citation saved meanwhile waits and
+    then cites the new version, never a replaced row that the correction has already moved past.
+    """
+    while True:
+        row = session.exec(
+            select(LegalSource.id, LegalSource.replaced_by_id).where(LegalSource.id == source_id).with_for_update(read=True)
+        ).one()
+        if row.replaced_by_id is None:
+            return row.id
+        source_id = row.replaced_by_id
 
 
 def remove_citation(*, session: Session, answer: Answer, citation: Citation, user_id: int, country_round_id: int) -> None:

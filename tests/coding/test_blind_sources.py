@@ -6,6 +6,8 @@ submitted; then it joins the register, which coders cite but never change (right
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -20,6 +22,7 @@ from rightsdb.coding.citations import (
     NO_SUCH_SOURCE,
     CitationInput,
     SourceInput,
+    add_citation,
     citation_counts,
     create_source,
     edit_source,
@@ -28,7 +31,8 @@ from rightsdb.coding.citations import (
     visible_source,
 )
 from rightsdb.coding.evidence import FROZEN_SOURCE
-from rightsdb.coding.submission import submit_assignment
+from rightsdb.coding.submission import hold_assignment, submit_assignment
+from rightsdb.db import begin_sqlite_write
 from rightsdb.errors import Forbidden, InvalidInput, NotFound
 from rightsdb.importing.importer import import_codings
 from rightsdb.models import Answer, Assignment, AuditEvent, Citation, CountryRound, Decision, DecisionCitation, LegalSource, ReleaseCitation
@@ -36,6 +40,7 @@ from rightsdb.publishing.publish import publish_release
 from rightsdb.review.assignments import send_back
 from tests.conftest import login
 from tests.factories.coding import fill_assignment, make_source
+from tests.factories.concurrency import run_together
 from tests.factories.countries import make_country
 from tests.factories.people import make_user
 from tests.factories.releases import make_final
@@ -388,3 +393,81 @@ def test_the_demo_follows_the_rule_earlier_rounds_in_the_register_blind_phase_so
             session.exec(select(Citation.source_id).join(Answer, Answer.id == Citation.answer_id).where(Answer.assignment_id.in_(finished)))
         )
         assert behind_finished and all(session.get(LegalSource, s).assignment_id is None for s in behind_finished)
+
+
+def _replace(session: Session, old: LegalSource) -> LegalSource:
+    """Write a new version of `old` and point the old row at it, as a correction does (review/evidence.py)."""
+    new = LegalSource(
+        country_iso3=old.country_iso3, instrument_type=old.instrument_type, title=old.title + " (corrected)", version=old.version + 1
+    )
+    session.add(new)
+    session.flush()
+    old.replaced_by_id = new.id
+    session.add(old)
+    session.flush()
+    return new
+
+
+def _answer(session: Session, book, assignment: Assignment) -> Answer:
+    answer = Answer(assignment_id=assignment.id, indicator_id=book.indicator_ids[0], codebook_version=book.version)
+    session.add(answer)
+    session.flush()
+    return answer
+
+
+def test_a_citation_of_a_source_replaced_since_the_form_was_read_cites_its_current_version(session, book):
+    coder = make_user(session, "coder")
+    cr, a, _b = make_assignments(session, make_round(session, book), make_country(session, 0), coder, make_user(session))
+    old = make_source(session, cr.country, title="Aliens Act")
+    stale_ids = {s.id for s in list_sources(session=session, assignment=a)}  # read before the correction
+    new = _replace(session, old)
+    row = add_citation(
+        session=session,
+        codebook=book,
+        assignment=a,
+        answer=_answer(session, book, a),
+        citation=CitationInput(source_id=old.id, new_source=None, pinpoint="Art. 1"),
+        source_ids=stale_ids,
+        user_id=coder.id,
+    )
+    assert row.source_id == new.id
+
+
+def test_a_citation_saved_while_its_source_is_being_corrected_waits_and_cites_the_new_version(tiny_app, session, book):
+    """The correction holds the source (PostgreSQL: its row; SQLite: the write lock); the save waits, then cites the new version."""
+    engine = tiny_app.extensions["rightsdb.engine"]
+    coder = make_user(session, "coder")
+    cr, a, _b = make_assignments(session, make_round(session, book), make_country(session, 0), coder, make_user(session))
+    old = make_source(session, cr.country, title="Aliens Act")
+    session.commit()
+    locked, done = threading.Event(), {}
+
+    def correct():
+        with Session(engine) as correcting:
+            if engine.dialect.name == "sqlite":
+                begin_sqlite_write(correcting.connection())  # as review/evidence.py does
+            row = correcting.exec(select(LegalSource).where(LegalSource.id == old.id).with_for_update(key_share=True)).one()
+            locked.set()
+            done["new"] = _replace(correcting, row).id
+            time.sleep(0.5)  # the coder's save arrives while the correction is still open
+            correcting.commit()
+
+    def cite():
+        assert locked.wait(10)
+        with Session(engine) as saving:
+            assignment = saving.get(Assignment, a.id)
+            hold_assignment(saving, assignment)  # what every save does first (coding/answers.py)
+            citation = add_citation(
+                session=saving,
+                codebook=book,
+                assignment=assignment,
+                answer=_answer(saving, book, assignment),
+                citation=CitationInput(source_id=old.id, new_source=None, pinpoint="Art. 1"),
+                source_ids={old.id},
+                user_id=coder.id,
+            )
+            saving.commit()
+            done["cited"] = citation.source_id
+
+    run_together(correct, cite)
+    assert done["cited"] == done["new"]
