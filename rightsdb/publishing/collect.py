@@ -9,9 +9,8 @@ scale SQLAlchemy's row processing was half the time of reading the citations.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -32,13 +31,16 @@ class ReleaseInputs:
     `records` are the values (dicts, without their citations); `citations` has one row per standing
     citation: "record" (the index of its value in `records`), then CITATION_FIELDS, in record order and
     within a record in citation order. At world scale (~190,000 citations, ~100 MB of excerpts) columns
-    cost a fraction of a dict per citation, and the files are made from columns anyway.
+    cost a fraction of a dict per citation, and the files are made from columns anyway. `changes` are
+    the rows of changes.csv since `previous_version` (publishing.changelog; None: the first release).
     """
 
     release: Release
     records: list[dict]
     countries: dict[str, dict]
     citations: pa.Table
+    changes: list[tuple] = field(default_factory=list)
+    previous_version: str | None = None
 
 
 #: Rows per batch when streaming the large result sets (snapshot citations) from the database.
@@ -58,6 +60,8 @@ SNAPSHOT_COLUMNS = (
     "score",
     "coder_a_answer",
     "coder_b_answer",
+    "coder_a_notes",
+    "coder_b_notes",
     "outcome",
     "reason",
     "decision_id",
@@ -65,7 +69,13 @@ SNAPSHOT_COLUMNS = (
 
 
 #: The fields of a frozen citation: release_citations, the rows' "citations" tuples and the last columns of citations.csv.
-CITATION_FIELDS = ("instrument_type", "title", "pinpoint", "url", "date_in_force", "language", "excerpt", "translation")
+#: "cited_by" is the slot ("A", "B") of the coder who gave it, "A;B" when both gave the same citation.
+CITATION_FIELDS = ("instrument_type", "title", "pinpoint", "url", "date_in_force", "language", "excerpt", "translation", "cited_by")
+
+
+def cited_by(slots) -> str:
+    """Return a citation's "cited_by": the coders' slots that gave it, in order, joined by ";"."""
+    return ";".join(sorted(set(slots)))
 
 
 def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, scheme_id: str | None = None) -> list[dict]:
@@ -101,6 +111,9 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
             Decision.reason,
             answer_a.value,
             answer_b.value,
+            answer_a.notes,
+            answer_b.notes,
+            answer_a.id,
         )
         .outerjoin(slot_a, sa.and_(slot_a.country_round_id == Decision.country_round_id, slot_a.slot == "A"))
         .outerjoin(answer_a, sa.and_(answer_a.assignment_id == slot_a.id, answer_a.indicator_id == Decision.indicator_id))
@@ -129,27 +142,13 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
             )
         )
     }
-    citations: dict[int, list[tuple]] = defaultdict(list)
-    statement = (
-        select(DecisionCitation.decision_id, Citation.source_id, Citation.pinpoint, Citation.url, Citation.excerpt, Citation.translation)
-        .join(Citation, Citation.id == DecisionCitation.citation_id)
-        .join(Decision, Decision.id == DecisionCitation.decision_id)
-        .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
-        # The order and the link rule of freeze_citations, which must give the same list.
-        .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
-    )
-    for batch in driver_batches(connection, statement):
-        for decision_id, source_id, pinpoint, url, excerpt, translation in batch:
-            instrument_type, title, source_url, date_in_force, language = sources[source_id]
-            citations[decision_id].append(
-                (instrument_type, title, pinpoint, url or source_url, date_in_force, language, excerpt, translation)
-            )
+    citations, merges = _decision_citations(connection, ids, sources, {row[0]: row[-1] for row in decisions})
     indicators = codebook.indicators_by_id
     # The groups come as JSON text, cast in SQL (psycopg would parse every one): parsed once per distinct text.
     group_lists: dict = {}
     values: dict[str | None, tuple[int | None, float | None]] = {}
     rows = []
-    for decision_id, cr_id, indicator_id, value, groups, outcome, reason, coder_a, coder_b in decisions:
+    for decision_id, cr_id, indicator_id, value, groups, outcome, reason, coder_a, coder_b, notes_a, notes_b, _a_id in decisions:
         indicator = indicators.get(indicator_id)
         if indicator is None:
             raise InvalidInput(f"Indicator {indicator_id} of a final country-round is not in codebook {codebook.version}.")
@@ -170,15 +169,77 @@ def collect_final(*, session: Session, codebook: Codebook, synthetic: bool, sche
                 "score": score,
                 "coder_a_answer": coder_a,
                 "coder_b_answer": coder_b,
+                "coder_a_notes": notes_a or "",
+                "coder_b_notes": notes_b or "",
                 "outcome": outcome,
                 "reason": reason,
                 "decision_id": decision_id,
                 "citations": citations.get(decision_id, []),
             }
         )
+        if decision_id in merges:
+            rows[-1]["merged"] = merges[decision_id]
     order = {ident: n for n, ident in enumerate(codebook.indicator_ids)}
     rows.sort(key=lambda r: (r["country_iso3"], r["round_name"], order[r["indicator_id"]]))
     return rows
+
+
+def _decision_citations(
+    connection: sa.Connection, ids: list[int], sources: dict[int, tuple], answers_a: dict[int, int | None]
+) -> tuple[dict[int, list[tuple]], dict[int, dict[int, str | None]]]:
+    """Return the citations standing behind each decision of the country-rounds `ids` (tuples of CITATION_FIELDS), and the merges.
+
+    Citations of one decision with the same content (coding.citations.CITATION_CONTENT: an agreed value
+    links both coders' citations, and both often type the same provision) are one, "cited_by" naming
+    both slots; it stands where the first of them does (position, then id). A citation's slot is A when
+    its answer is the decision's coder A answer (`answers_a`: decision id -> that answer's id), else B.
+    The merges ({decision id: {citation id: cited_by of the one kept, None for each one merged into
+    it}}, only where a merge happened) tell freeze_citations which rows to keep and how to mark them,
+    so that it gives the same list without comparing excerpts in SQL.
+    """
+    statement = (
+        select(
+            DecisionCitation.decision_id,
+            Citation.id,
+            Citation.answer_id,
+            Citation.source_id,
+            Citation.pinpoint,
+            Citation.url,
+            Citation.excerpt,
+            Citation.translation,
+        )
+        .join(Citation, Citation.id == DecisionCitation.citation_id)
+        .join(Decision, Decision.id == DecisionCitation.decision_id)
+        .where(Decision.country_round_id.in_(ids))  # type: ignore[attr-defined]
+        # The order and the link rule of freeze_citations, which must give the same list.
+        .order_by(DecisionCitation.decision_id, Citation.position, Citation.id)
+    )
+    citations: dict[int, list[tuple]] = {}
+    merges: dict[int, dict[int, str | None]] = {}
+    # One pass in decision order, one dict lookup per citation (this loop is a large share of a
+    # world-scale build): `seen` holds the current decision's contents only.
+    current, standing, answer_a, seen = None, [], None, {}
+    for batch in driver_batches(connection, statement):
+        for decision_id, citation_id, answer_id, source_id, pinpoint, url, excerpt, translation in batch:
+            if decision_id != current:
+                current, answer_a, seen = decision_id, answers_a.get(decision_id), {}
+                standing = citations[decision_id] = []
+            slot = "A" if answer_id == answer_a else "B"
+            content = (source_id, pinpoint, url, excerpt, translation)
+            first = seen.get(content)
+            if first is None:
+                seen[content] = (len(standing), citation_id)
+                instrument_type, title, source_url, date_in_force, language = sources[source_id]
+                standing.append((instrument_type, title, pinpoint, url or source_url, date_in_force, language, excerpt, translation, slot))
+                continue
+            index, kept = first
+            decision_merges = merges.setdefault(decision_id, {})
+            decision_merges[citation_id] = None
+            row = standing[index]
+            by = cited_by([*row[-1].split(";"), slot])
+            standing[index] = (*row[:-1], by)
+            decision_merges[kept] = by
+    return citations, merges
 
 
 def group_list(raw: str, cache: dict) -> list[str]:
@@ -212,8 +273,10 @@ def driver_batches(connection: sa.Connection, statement) -> Iterator[list[tuple]
         cursor.close()
 
 
-def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> ReleaseInputs:
-    """Turn snapshot rows into plain records plus the facts about their countries (one query)."""
+def snapshot_inputs(
+    *, session: Session, release: Release, rows: list[dict], changes: list[tuple] | None = None, previous_version: str | None = None
+) -> ReleaseInputs:
+    """Turn snapshot rows into plain records plus the facts about their countries (one query), with the release's changes."""
     isos = sorted({r["country_iso3"] for r in rows})
     countries = {
         iso3: {"iso3": iso3, "iso2": iso2, "numeric": numeric or "", "name": name, "region": region, "synthetic": synthetic}
@@ -241,12 +304,21 @@ def snapshot_inputs(*, session: Session, release: Release, rows: list[dict]) -> 
             "score": r["score"],
             "coder_a_answer": r["coder_a_answer"],
             "coder_b_answer": r["coder_b_answer"],
+            "coder_a_notes": r["coder_a_notes"],
+            "coder_b_notes": r["coder_b_notes"],
             "outcome": r["outcome"],
             "reason": r["reason"],
         }
         for r in rows
     ]
-    return ReleaseInputs(release=release, records=records, countries=countries, citations=citation_columns(rows))
+    return ReleaseInputs(
+        release=release,
+        records=records,
+        countries=countries,
+        citations=citation_columns(rows),
+        changes=list(changes or []),
+        previous_version=previous_version,
+    )
 
 
 def citation_columns(rows: list[dict]) -> pa.Table:

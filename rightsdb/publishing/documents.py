@@ -9,6 +9,7 @@ import pandas as pd
 
 from rightsdb.codebook import Codebook
 from rightsdb.publishing import scoring
+from rightsdb.publishing.changelog import changes_section
 from rightsdb.publishing.formats import FORMATS, WORKBOOK
 from rightsdb.publishing.formats.csv import CSV_RULE, PLAIN_RULE, UNDO_PATTERN
 
@@ -22,7 +23,8 @@ TABLE_TITLES = {
     "codebook": "The indicators of the codebook, in order",
     "countries": "The countries in the release",
     "reliability": "Inter-coder reliability of the independent A/B answers",
-    "citations": "One row per legal citation standing behind a final value",
+    "citations": "One row per legal citation standing behind a final value, with the coders who gave it (cited_by)",
+    "changes": "One row per change since the previous release: values, groups, notes, citations, indicators, country-rounds",
 }
 
 
@@ -63,8 +65,18 @@ Excel workbook, the Stata and the Parquet files hold the text as it is, as typed
 """
 
 
-def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame], *, csv_rule: int = CSV_RULE) -> str:
-    """Write the release README: what the files are, the scoring rules with formulas, and the protocol.
+def readme_text(
+    release,
+    codebook: Codebook,
+    tables: dict[str, pd.DataFrame],
+    *,
+    csv_rule: int = CSV_RULE,
+    previous_version: str | None = None,
+    changes: list[tuple] | None = None,
+) -> str:
+    """Write the release README: what the files are, the scoring rules with formulas, the protocol and what changed.
+
+    `changes` are the rows of changes.csv since release `previous_version` (publishing.changelog).
 
     `csv_rule` is the CSV rule of the files: from rule 1 on the README explains it (FORMULA_SECTION); a
     release of rule 0 is rebuilt with the README it was published with.
@@ -95,7 +107,10 @@ def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame], *,
         "in force on the round's reference date, not practice. Two coders code every country independently",
         "(slots A and B), each answer supported by pinpoint citations to the legal source. Where both give",
         "the same answer the value is `agreed`; otherwise a supervisor decides (`reconciled`) and records a",
-        "reason. The citations that stand behind each final value are in citations.csv. Reliability",
+        "reason. The citations that stand behind each final value are in citations.csv (one row for a",
+        "citation both coders gave, cited_by A;B), and each coder's notes (what was searched for a",
+        "not-provided answer, why an indicator does not apply, the condition behind other_condition) in",
+        "long.csv (coder_a_notes, coder_b_notes). Reliability",
         "statistics (percent agreement, Cohen's kappa, Krippendorff's alpha (nominal), Gwet's AC1, with n and",
         "prevalence) are computed on the coders' independent answers; coder identities are not published.",
         "",
@@ -110,14 +125,11 @@ def readme_text(release, codebook: Codebook, tables: dict[str, pd.DataFrame], *,
         "- CITATION.cff: how to cite this release",
         "- SHA256SUMS: checksums of every file (check with `sha256sum -c SHA256SUMS`)",
         "",
-        "Every file except the Excel workbook is byte-identical when rebuilt from the release snapshot",
-        f"(`rightsdb release verify {release.version}`).",
+        "Every file, the Excel workbook included, is byte-identical when rebuilt from the release snapshot",
+        f"(`rightsdb release verify {release.version}` checks every file).",
         "",
         *([] if csv_rule == PLAIN_RULE else [FORMULA_SECTION]),
-        "## Changelog",
-        "",
-        release.changelog or "First release.",
-        "",
+        *changes_section(changes or [], previous_version=previous_version),
         "## Citation",
         "",
         suggested_citation(release),

@@ -1,8 +1,8 @@
 """Write every file of a release: the tables in each format of `formats`, the documents and SHA256SUMS.
 
-Every file except the Excel workbook is byte-identical when rebuilt from the same snapshot: fixed
-column order, sorted rows, "\\n" line endings, UTF-8, a fixed Stata time stamp, and dates taken from
-the release (never from the clock).
+Every file is byte-identical when rebuilt from the same snapshot: fixed column order, sorted rows,
+"\\n" line endings, UTF-8, a fixed Stata time stamp, fixed zip entries in the workbook, no library
+version in the Parquet files, and dates taken from the release (never from the clock).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rightsdb.codebook import Codebook
 from rightsdb.publishing.documents import citation_cff, readme_text
-from rightsdb.publishing.formats import FORMATS, NOT_REPRODUCIBLE, WORKBOOK
+from rightsdb.publishing.formats import FORMATS, WORKBOOK
 from rightsdb.publishing.formats.csv import CSV_RULE, csv_chunks
 from rightsdb.publishing.formats.datapackage import datapackage
 from rightsdb.publishing.formats.xlsx import write_xlsx, xlsx_sheets
@@ -53,7 +53,12 @@ def write_release_files(
     """
     release = inputs.release
     tables = release_tables(
-        inputs.records, countries=inputs.countries, codebook=codebook, scheme_id=release.scheme, citations=inputs.citations
+        inputs.records,
+        countries=inputs.countries,
+        codebook=codebook,
+        scheme_id=release.scheme,
+        citations=inputs.citations,
+        changes=inputs.changes,
     )
     folder = Path(folder)
     hashes: dict[str, str] = {}
@@ -106,11 +111,11 @@ def write_release_files(
                 written_file(file_format.path(name))
     workbook.result()  # the workbook's own error, if it failed
     written_file(WORKBOOK)
-    reproducible = {k: v for k, v in hashes.items() if k not in NOT_REPRODUCIBLE}
-    package = datapackage(release, codebook, tables, reproducible, sizes, csv_rule=csv_rule)
+    package = datapackage(release, codebook, tables, hashes, sizes, csv_rule=csv_rule)
     put("datapackage.json", (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     put("CITATION.cff", citation_cff(release, codebook).encode("utf-8"))
-    put("README.md", readme_text(release, codebook, tables, csv_rule=csv_rule).encode("utf-8"))
+    readme = readme_text(release, codebook, tables, csv_rule=csv_rule, previous_version=inputs.previous_version, changes=inputs.changes)
+    put("README.md", readme.encode("utf-8"))
     sums = "".join(f"{hashes[name]}  {name}\n" for name in sorted(hashes))
     _write(folder / "SHA256SUMS", sums.encode("utf-8"))
     report("SHA256SUMS")

@@ -31,7 +31,7 @@ from rightsdb.publishing import scoring
 from rightsdb.publishing.changelog import describe_changes
 from rightsdb.publishing.collect import ReleaseInputs, collect_final, snapshot_inputs
 from rightsdb.publishing.files import read_sums, write_release_files
-from rightsdb.publishing.snapshot import hold_sources, load_snapshot, snapshot_answers
+from rightsdb.publishing.snapshot import hold_sources, load_snapshot, release_changes
 from rightsdb.publishing.staging import building_folder, make_readable, remove_stale_builds
 from rightsdb.text import clean_text
 
@@ -140,8 +140,6 @@ def publish_release(
     if not rows:
         kind = "synthetic" if synthetic else "real"
         raise InvalidInput(f"There are no final {kind} country-rounds to release.")
-    previous = next((r for r in list_releases(session=session) if r.synthetic == synthetic), None)
-    previous_rows = snapshot_answers(session=session, release=previous) if previous else None
     release = Release(
         version=version,
         title=title or f"Release {version}",
@@ -152,7 +150,6 @@ def publish_release(
         scheme=scheme.id,
         aggregation=aggregation,
         synthetic=synthetic,
-        changelog=describe_changes(previous_rows, rows, previous_version=previous.version if previous else None),
     )
     session.add(release)
     try:
@@ -160,14 +157,18 @@ def publish_release(
         session.flush()
     except sa.exc.IntegrityError:
         raise Conflict(exists) from None
+    # Since the previous release of the same kind, from its snapshot: what verify rebuilds (changes.csv, README).
+    changes, previous = release_changes(session=session, codebook=codebook, release=release, rows=rows)
+    release.changelog = describe_changes(changes, previous_version=previous.version if previous else None)
     folder = Path(exports_dir) / version
     # This transaction now owns the version, so a folder under its name can only be left by a build
     # that was killed before its transaction committed: never published, never served. Remove it so
     # that the same version can be built again, with the temporary folders of every dead build.
     discard_release_files(exports_dir=exports_dir, version=version)
     count = len(rows)
-    inputs = snapshot_inputs(session=session, release=release, rows=rows)
-    del previous_rows
+    inputs = snapshot_inputs(
+        session=session, release=release, rows=rows, changes=changes, previous_version=previous.version if previous else None
+    )
     connection = session.connection()
     # The files are written on a second thread (pyarrow, zlib and file writes release the GIL) while
     # this thread has the database copy the snapshot from the same rows (SQLite's C code and the

@@ -31,31 +31,61 @@ from rightsdb.models import (
     ReleaseCitation,
     Round,
 )
+from rightsdb.publishing.changelog import compute_changes, correction_reasons, previous_release
 from rightsdb.publishing.collect import CITATION_FIELDS, SNAPSHOT_COLUMNS, ReleaseInputs, driver_batches, group_list, snapshot_inputs
 
+#: A temporary table of the citations collect_final merged (see `freeze_citations`); one per connection.
+MERGES = sa.Table(
+    "rightsdb_citation_merges",
+    sa.MetaData(),
+    sa.Column("citation_id", sa.Integer, primary_key=True),
+    sa.Column("cited_by", sa.String(10), nullable=True),
+    prefixes=["TEMPORARY"],
+)
 
-def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:
+
+def _load_merges(connection: sa.Connection, merges: dict[int, str | None]) -> None:
+    """Fill the temporary MERGES table with collect_final's merges (emptied first: it lives as long as the connection)."""
+    MERGES.create(connection, checkfirst=True)
+    connection.execute(MERGES.delete())
+    connection.execute(MERGES.insert(), [{"citation_id": cid, "cited_by": by} for cid, by in merges.items()])
+
+
+def freeze_citations(connection: sa.Connection, *, release_id: int, merges: dict[int, str | None] | None = None) -> int:
     """Copy the citations standing behind every value of release `release_id` into release_citations; return the count.
 
     One INSERT ... SELECT, run by the database itself: the ~100 MB of excerpts of a world-scale release
     never pass through Python. Each value's citations keep the order they were entered in (position,
-    then id), numbered from 1; a citation without its own link takes its source's.
+    then id), numbered from 1; a citation without its own link takes its source's; "cited_by" is the
+    slot of the coder whose answer it is. Citations of one value with the same content
+    (coding.citations.CITATION_CONTENT) are one row: collect_final finds them (it reads the excerpts
+    anyway; comparing them in SQL doubled this statement's time at world scale) and `merges` says, for
+    those citations only, the cited_by of the one kept ("A;B") and None for each one merged into it.
     """
     answers, links = ReleaseAnswer.__table__, DecisionCitation.__table__  # type: ignore[attr-defined]
     cited, sources = Citation.__table__, LegalSource.__table__  # type: ignore[attr-defined]
+    coded, assigned = Answer.__table__, Assignment.__table__  # type: ignore[attr-defined]
     # Numbered on narrow rows first, then joined to the text: sorting the wide rows (excerpts and all)
     # for the window spilled to disk on PostgreSQL at world scale.
-    numbered = (
-        select(
-            answers.c.id.label("answer_id"),
-            cited.c.id.label("citation_id"),
-            sa.func.row_number().over(partition_by=answers.c.id, order_by=(cited.c.position, cited.c.id)).label("position"),
-        )
+    by = assigned.c.slot
+    narrow = (
+        select(answers.c.id.label("answer_id"), cited.c.id.label("citation_id"))
         .join(links, links.c.decision_id == answers.c.decision_id)
         .join(cited, cited.c.id == links.c.citation_id)
+        .join(coded, coded.c.id == cited.c.answer_id)
+        .join(assigned, assigned.c.id == coded.c.assignment_id)
         .where(answers.c.release_id == release_id)
-        .subquery("numbered")
     )
+    if merges:
+        _load_merges(connection, merges)
+        narrow = narrow.outerjoin(MERGES, MERGES.c.citation_id == cited.c.id).where(
+            sa.or_(MERGES.c.citation_id.is_(None), MERGES.c.cited_by.is_not(None))
+        )
+        by = sa.func.coalesce(MERGES.c.cited_by, assigned.c.slot)
+    numbered = narrow.add_columns(
+        sa.func.row_number().over(partition_by=answers.c.id, order_by=(cited.c.position, cited.c.id)).label("position"),
+        by.label("cited_by"),
+    ).subquery("numbered")
     rows = (
         select(
             sa.literal(release_id, sa.Integer),
@@ -69,6 +99,7 @@ def freeze_citations(connection: sa.Connection, *, release_id: int) -> int:
             sources.c.language,
             cited.c.excerpt,
             cited.c.translation,
+            numbered.c.cited_by,
         )
         .join(cited, cited.c.id == numbered.c.citation_id)
         .join(sources, sources.c.id == cited.c.source_id)
@@ -102,12 +133,12 @@ def snapshot_rows(*, session: Session, release: Release) -> list[dict]:
     )
     days: dict = {None: ""}
     for batch in driver_batches(connection, statement):
-        for answer_id, instrument_type, title, pinpoint, url, day, language, excerpt, translation in batch:
+        for answer_id, instrument_type, title, pinpoint, url, day, language, excerpt, translation, by in batch:
             if day not in days:  # SQLite gives the stored ISO text, PostgreSQL a date
                 days[day] = day if isinstance(day, str) else day.isoformat()
             owner = by_id.get(answer_id)
             if owner is not None:  # a stray row (its value lost) belongs to no value: verify_release then finds the files differ
-                owner.append((instrument_type, title, pinpoint, url, days[day], language, excerpt, translation))
+                owner.append((instrument_type, title, pinpoint, url, days[day], language, excerpt, translation, by))
     return rows
 
 
@@ -146,6 +177,8 @@ def freeze_answers(connection: sa.Connection, *, release_id: int, rows: list[dic
         mapped(Decision.value, {r["answer"]: r["score"] for r in rows}, sa.Float),
         answer_a.value,
         answer_b.value,
+        sa.func.coalesce(answer_a.notes, ""),
+        sa.func.coalesce(answer_b.notes, ""),
         Decision.outcome,
         Decision.reason,
         Decision.id,
@@ -181,7 +214,8 @@ def load_snapshot(connection: sa.Connection, *, release_id: int, rows: list[dict
     Raises if the database did not freeze exactly the values and citations the rows hold.
     """
     answers = freeze_answers(connection, release_id=release_id, rows=rows, synthetic=synthetic, codebook=codebook)
-    citations = freeze_citations(connection, release_id=release_id)
+    merges = {cid: by for row in rows for cid, by in row.get("merged", {}).items()}
+    citations = freeze_citations(connection, release_id=release_id, merges=merges)
     expected = (len(rows), sum(len(row["citations"]) for row in rows))
     if (answers, citations) != expected:
         raise RuntimeError(
@@ -190,24 +224,40 @@ def load_snapshot(connection: sa.Connection, *, release_id: int, rows: list[dict
     return answers, citations
 
 
-def snapshot_answers(*, session: Session, release: Release) -> list[dict]:
-    """Return what the changelog compares of a release's snapshot rows: the keys, the answer and the groups.
+def release_changes(*, session: Session, codebook: Codebook, release: Release, rows: list[dict]) -> tuple[list[tuple], Release | None]:
+    """Return the changes of a release whose snapshot rows are `rows` since the previous release of its kind, and that release.
 
-    The groups sorted, as collect_final gives them (the snapshot keeps the decision's own order).
+    Computed from the two snapshots and the evidence corrections between them (publishing.changelog),
+    never from the coding tables: a release's changes.csv is rebuilt byte for byte.
     """
-    columns = ("country_iso3", "round_name", "indicator_id", "answer", "groups")
-    result = session.connection().execute(
-        select(*(sa.cast(ReleaseAnswer.groups, sa.Text) if name == "groups" else getattr(ReleaseAnswer, name) for name in columns)).where(  # type: ignore[arg-type]
-            ReleaseAnswer.release_id == release.id
-        )
+    previous = previous_release(session=session, release=release)
+    if previous is None:
+        return [], None
+    changes = compute_changes(
+        previous=previous,
+        previous_rows=snapshot_rows(session=session, release=previous),
+        release=release,
+        rows=rows,
+        reasons=correction_reasons(session=session, previous=previous, release=release),
+        indicator_order=codebook.indicator_ids,
     )
-    group_lists: dict = {}
-    return [dict(zip(columns, (*row[:-1], group_list(row[-1], group_lists)))) for row in result]
+    return changes, previous
 
 
-def release_inputs(*, session: Session, release: Release) -> ReleaseInputs:
-    """Load a release's snapshot as plain records plus the facts about its countries (two queries)."""
-    return snapshot_inputs(session=session, release=release, rows=snapshot_rows(session=session, release=release))
+def release_inputs(*, session: Session, release: Release, codebook: Codebook | None = None) -> ReleaseInputs:
+    """Load a release's snapshot as plain records plus the facts about its countries (two queries).
+
+    With the `codebook` the release's files are built with, also its changes since the previous release
+    (changes.csv, the README's "What changed"; reading the previous snapshot too): what a rebuild
+    needs. Without it (a public page's data) the inputs carry no changes.
+    """
+    rows = snapshot_rows(session=session, release=release)
+    if codebook is None:
+        return snapshot_inputs(session=session, release=release, rows=rows)
+    changes, previous = release_changes(session=session, codebook=codebook, release=release, rows=rows)
+    return snapshot_inputs(
+        session=session, release=release, rows=rows, changes=changes, previous_version=previous.version if previous else None
+    )
 
 
 #: PostgreSQL's memory for each sort of a publication (see `hold_sources`).

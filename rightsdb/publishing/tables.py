@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.publishing import scoring
+from rightsdb.publishing.changelog import CHANGE_COLUMNS
 from rightsdb.publishing.collect import CITATION_FIELDS
 from rightsdb.review.agreement import MEASURES
 from rightsdb.review.reliability import LEVELS, Unit, reliability_table
@@ -35,6 +36,8 @@ LONG_COLUMNS = {
     "groups": "Migrant groups or conditions of a conditional answer (codes joined by ';')",
     "coder_a_answer": "Coder A's independent answer",
     "coder_b_answer": "Coder B's independent answer",
+    "coder_a_notes": "Coder A's notes: what was searched (not provided), why not applicable, the other condition",
+    "coder_b_notes": "Coder B's notes: what was searched (not provided), why not applicable, the other condition",
     "outcome": "agreed (both coders gave the same answer) or reconciled (decided by a supervisor)",
     "reason": "The supervisor's reason for a reconciled value",
     "citations": "The legal sources that stand behind the final value (title, pinpoint; joined by ' | ')",
@@ -118,6 +121,8 @@ def long_table(
         "groups": text_column([";".join(r["groups"]) for r in records]),
         "coder_a_answer": text_column([r["coder_a_answer"] or "" for r in records]),
         "coder_b_answer": text_column([r["coder_b_answer"] or "" for r in records]),
+        "coder_a_notes": text_column([r.get("coder_a_notes") or "" for r in records]),
+        "coder_b_notes": text_column([r.get("coder_b_notes") or "" for r in records]),
         "outcome": text_column([r["outcome"] for r in records]),
         "reason": text_column([r["reason"] or "" for r in records]),
         "citations": text_series(_citation_summary(lists)),
@@ -195,6 +200,12 @@ def citations_table(long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=list(CITATION_COLUMNS))
 
 
+def changes_table(changes: list[tuple]) -> pd.DataFrame:
+    """One row per change since the previous release (publishing.changelog.CHANGE_COLUMNS), as computed: already sorted."""
+    columns = list(zip(*changes)) if changes else [()] * len(CHANGE_COLUMNS)
+    return pd.DataFrame({name: text_column(list(values)) for name, values in zip(CHANGE_COLUMNS, columns)}, columns=list(CHANGE_COLUMNS))
+
+
 def reliability_frame(long: pd.DataFrame) -> pd.DataFrame:
     """Inter-coder reliability of the independent A/B answers, per round, category and indicator.
 
@@ -215,9 +226,15 @@ def reliability_frame(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def release_tables(
-    records: list[dict], *, countries: dict[str, dict], codebook: Codebook, scheme_id: str, citations: pa.Table | None = None
+    records: list[dict],
+    *,
+    countries: dict[str, dict],
+    codebook: Codebook,
+    scheme_id: str,
+    citations: pa.Table | None = None,
+    changes: list[tuple] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Build every published table of a release from its snapshot records and their citations, in file order."""
+    """Build every published table of a release from its snapshot records, their citations and its changes, in file order."""
     long = long_table(records, countries=countries, codebook=codebook, citations=citations)
     return {
         "long": public_long(long),
@@ -227,6 +244,7 @@ def release_tables(
         "countries": countries_table(long, countries=countries),
         "reliability": reliability_frame(long),
         "citations": citations_table(long),
+        "changes": changes_table(changes or []),
     }
 
 

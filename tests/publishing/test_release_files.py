@@ -18,7 +18,7 @@ from rightsdb.publishing.tables import codebook_table, long_table, matrix_table
 from tests.conftest import GOLDEN
 from tests.factories.releases import make_golden_data
 
-CSV_NAMES = ("long", "matrix", "scores", "codebook", "countries", "reliability", "citations")
+CSV_NAMES = ("long", "matrix", "scores", "codebook", "countries", "reliability", "citations", "changes")
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ def test_snapshot_values_carry_the_decision_that_settled_them(tiny_session, book
 
 def test_a_snapshot_that_disagrees_with_the_files_fails_and_leaves_nothing(tiny_session, book, exports_dir, monkeypatch):
     _awkward_world(tiny_session, book)
-    monkeypatch.setattr(snapshot, "freeze_citations", lambda connection, *, release_id: 0)
+    monkeypatch.setattr(snapshot, "freeze_citations", lambda connection, *, release_id, merges=None: 0)
     with pytest.raises(RuntimeError, match="citations where the files hold"):
         publish_release(session=tiny_session, codebook=book, exports_dir=exports_dir, version="1.0.0", release_date=DAY, synthetic=True)
     tiny_session.rollback()

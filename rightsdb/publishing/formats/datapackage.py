@@ -9,11 +9,15 @@ import pandas as pd
 from rightsdb.codebook import Codebook
 from rightsdb.codebook.rules import ANSWER_CODES
 from rightsdb.publishing import scoring
+from rightsdb.publishing.changelog import CHANGE_COLUMNS
 from rightsdb.publishing.documents import LICENSE, TABLE_TITLES
+from rightsdb.publishing.formats import RELEASE_FORMAT
 from rightsdb.publishing.tables import ANSWER_COLUMNS, LONG_COLUMNS
 
 #: The key, under "rightsdb", of the CSV rule the release's CSV files were written with.
 CSV_RULE_KEY = "csv_rule"
+#: The key, under "rightsdb", of the release format (formats.RELEASE_FORMAT) of the files.
+FORMAT_KEY = "format"
 
 
 def _field_type(series: pd.Series, name: str) -> str:
@@ -46,10 +50,11 @@ def datapackage(
 ) -> dict:
     """Describe the release as a Frictionless data package: a schema and checksum per CSV resource.
 
-    `rightsdb.csv_rule` records the CSV rule of the files (formats.csv.CSV_RULES), left out for rule 0:
-    the releases published before the rules were numbered name none, and are rebuilt byte for byte.
+    `rightsdb.format` records the release format (formats.RELEASE_FORMAT), and `rightsdb.csv_rule` the
+    CSV rule of the files (formats.csv.CSV_RULES), left out for rule 0 as in the releases published
+    before the rules were numbered. `hashes` covers every file written before this one, the workbook too.
     """
-    descriptions = {name: dict(LONG_COLUMNS) for name in tables}
+    descriptions = {"long": dict(LONG_COLUMNS), "changes": dict(CHANGE_COLUMNS)}
     scheme = codebook.scheme(release.scheme)
     description = "Migrant rights in national law: final coded values, scores, reliability and legal citations."
     if release.synthetic:
@@ -65,6 +70,7 @@ def datapackage(
         "sources": [{"title": codebook.codebook.reference or codebook.codebook.title}],
         "keywords": ["migrant rights", "legal coding", *(["synthetic demonstration data"] if release.synthetic else [])],
         "rightsdb": {
+            FORMAT_KEY: RELEASE_FORMAT,
             "codebook_version": release.codebook_version,
             "scheme": {"id": scheme.id, "label": scheme.label, "scores": dict(scheme.scores)},
             "aggregation": release.aggregation,
@@ -84,7 +90,7 @@ def datapackage(
                 "encoding": "utf-8",
                 "hash": "sha256:" + hashes[f"data/{name}.csv"],
                 "bytes": sizes[f"data/{name}.csv"],
-                "schema": _schema(frame, descriptions[name] if name == "long" else {}),
+                "schema": _schema(frame, descriptions.get(name, {})),
             }
             for name, frame in tables.items()
         ],
