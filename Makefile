@@ -43,7 +43,7 @@ help:
 	@echo "make clean-db   delete the default database $(DEFAULT_DB), after asking (CONFIRM=yes: no question)"
 	@echo "make help       this list"
 
-$(STAMP): pyproject.toml $(if $(VENV_PROBLEM),FORCE)
+$(STAMP): pyproject.toml constraints.txt $(if $(VENV_PROBLEM),FORCE)
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_MIN) or later is needed: none of $(PYTHON_CANDIDATES) on PATH runs and is $(PYTHON_MIN)+; install one, or run make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	@test "$(call at_least_min,$(call version_of,$(PYTHON)))" = yes || { echo "$(PYTHON) is $(if $(call version_of,$(PYTHON)),Python $(call version_of,$(PYTHON)),not a Python that runs); rightsdb needs $(PYTHON_MIN) or later: make PYTHON=/path/to/python3.11 ..."; exit 1; }
 ifneq ($(VENV_PROBLEM),)
@@ -53,7 +53,7 @@ endif
 	$(PYTHON) -m venv $(VENV)
 	@echo "Installing rightsdb and its dependencies into $(VENV) (first run: about 2 minutes)"
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 FORCE:

@@ -340,19 +340,29 @@ def release_build(version: str, title: str, notes: str, release_date, synthetic:
 @release_group.command("verify")
 @click.argument("version")
 def release_verify(version: str) -> None:
-    """Rebuild release VERSION from its snapshot and compare every file with SHA256SUMS."""
+    """Check every file of release VERSION against SHA256SUMS and a rebuild from its snapshot; name each that differs."""
+    from rightsdb.errors import DomainError
     from rightsdb.publishing.publish import get_release
-    from rightsdb.publishing.verify import SNAPSHOT_PROBLEM, verify_release
+    from rightsdb.publishing.verify import PREFIXES, split_report, verify_release
 
     app = _app()
     with _command_session(app) as session:
-        release = get_release(session=session, version=version)
-        problems = verify_release(
-            session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=app.config["EXPORTS_DIR"], release=release
-        )
+        try:
+            release = get_release(session=session, version=version)
+            note, problems = split_report(
+                verify_release(
+                    session=session, codebook=app.extensions["rightsdb.codebook"], exports_dir=app.config["EXPORTS_DIR"], release=release
+                )
+            )
+        except DomainError as exc:  # no such release, its files gone, or a format this version does not know
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+    if note:
+        click.echo(note)
     if problems:
         for name in problems:
-            click.echo(name if name.startswith(SNAPSHOT_PROBLEM) else f"checksum differs: {name}", err=True)
+            click.echo(name if name.startswith(PREFIXES) else f"checksum differs: {name}", err=True)
+        click.echo(f"Release {version} does not verify: {len(problems)} {'problem' if len(problems) == 1 else 'problems'} above.", err=True)
         sys.exit(1)
     click.echo(f"Release {version} verified.")
 

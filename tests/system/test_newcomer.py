@@ -1,7 +1,7 @@
 """What a newcomer meets first (issue 14, item 11): make's targets, the venv, the test summary, the bench's
 exit status, CI's wait for PostgreSQL, the README's API example and the words for a coding's state.
 
-The Makefile is run with GNU make in a temporary copy of its context (Makefile and pyproject.toml), with
+The Makefile is run with GNU make in a temporary copy of its context (Makefile, pyproject.toml, constraints.txt), with
 fake interpreters; nothing is installed and the project's own .venv and database are never touched.
 """
 
@@ -40,6 +40,7 @@ def context(tmp_path) -> Path:
     """A temporary copy of what the Makefile reads."""
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copy(ROOT / "constraints.txt", tmp_path / "constraints.txt")
     return tmp_path
 
 
@@ -65,8 +66,8 @@ def _venv(folder: Path, python: str | Path) -> None:
         (bin_dir / "python").chmod(0o755)
     stamp = folder / ".venv" / ".installed-stamp"
     stamp.touch()
-    later = (folder / "pyproject.toml").stat().st_mtime + 60
-    os.utime(stamp, (later, later))  # newer than pyproject.toml: only the venv check can make install run
+    later = max((folder / name).stat().st_mtime for name in ("pyproject.toml", "constraints.txt")) + 60
+    os.utime(stamp, (later, later))  # newer than pyproject.toml and constraints.txt: only the venv check can make install run
 
 
 def _plan(result: subprocess.CompletedProcess) -> list[str]:

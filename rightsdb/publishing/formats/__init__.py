@@ -2,9 +2,15 @@
 
 Every table is written as CSV (`formats.csv`, the canonical, hashed form) and all of them together as
 one Excel workbook (`formats.xlsx`). The formats in FORMATS write some of the tables, one file each
-(data/<table>.<extension>); a new format is a module with a `write` function and one entry here. The
-workbook is the one file whose bytes change on every build (its zip parts carry the build's clock
-time), so verify compares every file but those in NOT_REPRODUCIBLE.
+(data/<table>.<extension>); a new format is a module with a `write` function and one entry here.
+Every file is byte-identical when rebuilt from the same snapshot, the workbook included (its zip entries
+carry a fixed time stamp), and no file holds a library's version string, so verify compares every file.
+
+RELEASE_FORMAT numbers what the files of a release hold and how they are written; datapackage.json
+records it (`rightsdb.format`). It goes up whenever this code would write different bytes for the
+releases it already published (a new column, a new file, another way of writing one), so that verify
+knows which releases it can rebuild byte for byte: those of RELEASE_FORMAT. Format 1, the releases
+published before the number (their datapackage.json names none), is checked for integrity only.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from rightsdb.publishing.formats import parquet, stata
 
 #: The workbook: every table of the release, one sheet each.
 WORKBOOK = "data/release.xlsx"
-#: Files whose bytes change on every build; they hold the same data as the verified CSV files.
-NOT_REPRODUCIBLE = frozenset({WORKBOOK})
+#: The release format this code writes (and rebuilds byte for byte).
+RELEASE_FORMAT = 2
+#: The formats verify knows: 1 (no number recorded: checked for integrity only) and RELEASE_FORMAT.
+RELEASE_FORMATS = (1, RELEASE_FORMAT)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,28 @@
 """The Excel workbook (.xlsx): the release's tables as one sheet each, assembled as a zip of SpreadsheetML parts.
 
 Text is always a string cell (never a formula); repeated values go through the shared strings table.
-The workbook's bytes change on every save (its zip parts carry timestamps), so it is the one release
-file that is not verified by checksum; it holds the same data as the CSV files.
+Every zip entry carries the same fixed time stamp, permissions and compression (`_part`), so the same
+tables give the same bytes on every save: the workbook is verified by checksum like every other file.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+from zipfile import ZipInfo
 
 import pandas as pd
 
 from rightsdb.publishing.formats import spreadsheetml
 
 XLSX_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+#: The time stamp of every zip entry: the earliest a zip can hold, never the clock's.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: Deflate level 1, as before fixed entries: the workbook is the slowest file of a world-scale release to write.
+ZIP_LEVEL = 1
+#: Python 3.13 renamed ZipInfo's compression level attribute (`_compresslevel` before).
+_LEVEL_ATTRIBUTE = "compress_level" if hasattr(ZipInfo, "compress_level") else "_compresslevel"
 
 
 XLSX_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -36,6 +44,20 @@ XLSX_STYLES = (
 def _xml_text(text: str) -> str:
     """Escape text for an XML attribute or text node."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _part(archive: zipfile.ZipFile, name: str) -> ZipInfo:
+    """Return the zip entry of one part: fixed time, a Unix regular file readable by all, the archive's compression.
+
+    Without a ZipInfo, `ZipFile.writestr` stamps the entry with the clock and `ZipFile.open` with the
+    platform's own "made by" system: either would change the workbook's bytes from one build to the next.
+    """
+    info = ZipInfo(name, date_time=ZIP_TIME)
+    info.create_system = 3  # Unix
+    info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+    info.compress_type = archive.compression
+    setattr(info, _LEVEL_ATTRIBUTE, archive.compresslevel)
+    return info
 
 
 def xlsx_bytes(frames: dict[str, pd.DataFrame]) -> bytes:
@@ -79,9 +101,9 @@ def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
         )
     head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive:
         archive.writestr(
-            "[Content_Types].xml",
+            _part(archive, "[Content_Types].xml"),
             head
             + (
                 '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -93,22 +115,26 @@ def write_xlsx(target, sheets: dict[str, tuple[list[str], list]]) -> None:
             ),
         )
         archive.writestr(
-            "_rels/.rels",
+            _part(archive, "_rels/.rels"),
             head
             + (
                 f'<Relationships xmlns="{XLSX_PACKAGE_RELS}"><Relationship Id="rId1" Type="{XLSX_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
             ),
         )
         archive.writestr(
-            "xl/workbook.xml", head + f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{XLSX_RELS}"><sheets>{sheet_list}</sheets></workbook>'
+            _part(archive, "xl/workbook.xml"),
+            head + f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{XLSX_RELS}"><sheets>{sheet_list}</sheets></workbook>',
         )
-        archive.writestr("xl/_rels/workbook.xml.rels", head + f'<Relationships xmlns="{XLSX_PACKAGE_RELS}">{workbook_rels}</Relationships>')
-        archive.writestr("xl/styles.xml", head + XLSX_STYLES)
+        archive.writestr(
+            _part(archive, "xl/_rels/workbook.xml.rels"),
+            head + f'<Relationships xmlns="{XLSX_PACKAGE_RELS}">{workbook_rels}</Relationships>',
+        )
+        archive.writestr(_part(archive, "xl/styles.xml"), head + XLSX_STYLES)
         if len(strings):
-            with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            with archive.open(_part(archive, "xl/sharedStrings.xml"), "w", force_zip64=True) as part:
                 for piece in spreadsheetml.shared_strings_xml(strings, spreadsheetml.shared_count(shared), XLSX_MAIN):
                     part.write(piece)
         for n, ((columns, arrays), columns_shared) in enumerate(zip(sheets.values(), shared), start=1):
-            with archive.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True) as sheet:
+            with archive.open(_part(archive, f"xl/worksheets/sheet{n}.xml"), "w", force_zip64=True) as sheet:
                 for piece in spreadsheetml.sheet_xml(columns, arrays, XLSX_MAIN, columns_shared):
                     sheet.write(piece)
