@@ -20,9 +20,7 @@ FROZEN_SOURCE = (
     "This legal source stands behind final values and cannot be changed in place: a supervisor corrects it,"
     " with a reason, from the country's source register."
 )
-FROZEN_CITATION = (
-    "This citation stands behind a final value and cannot be changed in place: a supervisor corrects it, with a reason."
-)
+FROZEN_CITATION = "This citation stands behind a final value and cannot be changed in place: a supervisor corrects it, with a reason."
 
 
 def frozen_citation_ids(session: Session, citation_ids: Iterable[int]) -> set[int]:
