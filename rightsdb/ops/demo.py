@@ -149,8 +149,10 @@ def _enter_private_source(session: Session, assignment: Assignment, iso3: str, n
     url = f"https://example.org/synthetic/{iso3.lower()}/{kind}-2025-{assignment.slot.lower()}"
     source = LegalSource(country_iso3=iso3, instrument_type=kind, title=title.format(name=name), url=url, date_in_force=date(2025, 7, 1))
     source.language, source.created_by_id, source.assignment_id = "en", assignment.coder_id, assignment.id
-    answer = next(x for x in sorted(assignment.answers, key=lambda x: x.id) if x.value != NOT_APPLICABLE)
-    session.add(Citation(answer_id=answer.id, source=source, pinpoint="§ 4", url=f"{url}#s4", excerpt=PRIVATE_EXCERPT, position=1))
+    session.add(source)
+    answer = next((x for x in sorted(assignment.answers, key=lambda x: x.id) if x.value != NOT_APPLICABLE), None)
+    if answer is not None:  # a small codebook may leave the assignment without an answer to cite it in
+        session.add(Citation(answer_id=answer.id, source=source, pinpoint="§ 4", url=f"{url}#s4", excerpt=PRIVATE_EXCERPT, position=1))
     session.flush()
 
 
